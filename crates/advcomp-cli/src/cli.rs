@@ -1,0 +1,194 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Study how adversarial samples transfer between a neural network and its
+/// pruned or quantised versions.
+///
+/// Quick start (bundled MNIST sample, CPU):
+///
+///   advcomp train --model lenet5 --epochs 8 --out runs/lenet5
+///
+///   advcomp eval runs/lenet5
+#[derive(Debug, Parser)]
+#[command(name = "advcomp", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a network from scratch and save a checkpoint directory.
+    ///
+    /// Writes DIR/model.bpk (weights), DIR/checkpoint.json (what and how),
+    /// DIR/metrics.json (test accuracy, per-class accuracy) and
+    /// DIR/train_log.json (per-epoch loss and accuracy). The same seed on the
+    /// same CPU backend gives the same bytes.
+    Train(TrainArgs),
+    /// Evaluate a saved checkpoint on its dataset's test split.
+    ///
+    /// Prints accuracy and per-class accuracy; with --json, prints exactly
+    /// what the checkpoint's metrics.json holds when the data is the same.
+    Eval(EvalArgs),
+    /// Find, inspect and download datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+/// Where to run and which data to use.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Execution backend: cpu (the measured-faster CPU backend), flex,
+    /// ndarray, wgpu or cuda. GPU backends need a build with `--features wgpu`
+    /// or `--features cuda`.
+    #[arg(long, default_value = "cpu", env = "ADVCOMP_BACKEND")]
+    pub backend: String,
+    /// Dataset directory. Default: $ADVCOMP_DATA/<dataset>, else ./data/<dataset>,
+    /// else (MNIST) the bundled 10,000-digit sample in data/mnist-10k.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Architecture to train.
+    #[arg(long, value_enum)]
+    pub model: ModelArg,
+    /// Dataset (default: mnist for lenet5, cifar10 for cifarnet).
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetArg>,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 8)]
+    pub epochs: usize,
+    /// Seed for weight initialisation and batch order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output checkpoint directory (created; existing files are replaced atomically).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Images per optimiser step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Base learning rate.
+    #[arg(long = "lr", default_value_t = 0.05)]
+    pub learning_rate: f64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerArg,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    /// Use Nesterov momentum with SGD.
+    #[arg(long)]
+    pub nesterov: bool,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule over the epochs.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: ScheduleArg,
+    /// Step schedule: epochs between decays.
+    #[arg(long, default_value_t = 3)]
+    pub step_every: usize,
+    /// Step schedule: decay factor.
+    #[arg(long, default_value_t = 0.1)]
+    pub gamma: f64,
+    /// Train on only the first N training images (quick experiments).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Evaluate on only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Checkpoint directory written by `advcomp train`.
+    #[arg(value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// Print the metrics as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Download an official dataset, verify its SHA-256 and unpack it.
+    Fetch {
+        /// Which dataset.
+        #[arg(value_enum)]
+        dataset: DatasetArg,
+        /// Destination directory (default: $ADVCOMP_DATA/<dataset>, else ./data/<dataset>).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Base URL to download from instead of the canonical mirrors
+        /// (repeatable; http://, https:// or file://).
+        #[arg(long, value_name = "URL")]
+        mirror: Vec<String>,
+    },
+    /// Show where a dataset would be loaded from and check it.
+    Info {
+        /// Which dataset.
+        #[arg(value_enum, default_value = "mnist")]
+        dataset: DatasetArg,
+        /// Dataset directory to check instead of the default location.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    /// LeNet-5 (MNIST, 1×28×28).
+    Lenet5,
+    /// CifarNet (CIFAR-10, 3×32×32).
+    Cifarnet,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DatasetArg {
+    /// MNIST handwritten digits.
+    Mnist,
+    /// CIFAR-10 colour images.
+    Cifar10,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OptimizerArg {
+    /// SGD with momentum.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    /// Constant learning rate.
+    Constant,
+    /// Multiply by --gamma every --step-every epochs.
+    Step,
+    /// Cosine decay to zero.
+    Cosine,
+}

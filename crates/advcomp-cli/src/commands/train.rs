@@ -1,0 +1,70 @@
+//! `advcomp train`.
+
+use advcomp_data::DatasetKind;
+use advcomp_models::Architecture;
+use advcomp_train::{Limits, LrSchedule, OptimizerConfig, TrainConfig};
+use miette::{IntoDiagnostic, Result};
+
+use crate::cli::{OptimizerArg, ScheduleArg, TrainArgs};
+use crate::progress::TrainProgress;
+
+pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
+    let architecture = Architecture::from(args.model);
+    let dataset = args.dataset.map(DatasetKind::from).unwrap_or(match architecture {
+        Architecture::Lenet5 => DatasetKind::Mnist,
+        Architecture::Cifarnet => DatasetKind::Cifar10,
+    });
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        schedule: match args.schedule {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Step => LrSchedule::Step { every: args.step_every, gamma: args.gamma },
+            ScheduleArg::Cosine => LrSchedule::Cosine { min_lr: 0.0 },
+        },
+        optimizer: match args.optimizer {
+            OptimizerArg::Sgd => OptimizerConfig::Sgd { momentum: args.momentum, nesterov: args.nesterov },
+            OptimizerArg::Adam => OptimizerConfig::adam(),
+        },
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+    };
+    // Check the configuration before the (slow) data load.
+    config.validate().map_err(|e| miette::miette!("invalid training configuration: {e}"))?;
+    let (backend, device) = super::device(&args.run.backend)?;
+    let split = super::load_split(dataset, args.run.data.as_deref())?;
+    let limits = Limits { train: args.train_limit, test: args.test_limit };
+    let mut progress = TrainProgress::new(quiet);
+    let outcome = advcomp_train::train_to_checkpoint(
+        architecture,
+        &split,
+        limits,
+        &config,
+        &device,
+        &args.out,
+        &mut progress,
+    )
+    .into_diagnostic()?;
+    progress.finish();
+    let m = &outcome.metrics;
+    let r = &outcome.report;
+    if !quiet {
+        eprintln!(
+            "trained {architecture} on {} {dataset} images for {} epochs in {:.1}s ({:.0} images/s, backend {})",
+            limits.train_set(&split).len(),
+            config.epochs,
+            r.seconds,
+            r.images_per_second,
+            backend.resolve(),
+        );
+        println!(
+            "test accuracy {:.2}% ({}/{}) — checkpoint in {}",
+            100.0 * m.test_accuracy,
+            m.test_correct,
+            m.test_total,
+            args.out.display()
+        );
+    }
+    Ok(())
+}

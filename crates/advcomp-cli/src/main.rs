@@ -1,0 +1,33 @@
+//! `advcomp`: train, evaluate and attack neural networks and their compressed
+//! versions. This binary only wires the library crates together; see
+//! `docs/architecture.md` for where each piece lives.
+
+mod cli;
+mod commands;
+mod progress;
+
+use clap::Parser;
+
+fn main() -> miette::Result<()> {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.global.verbose, cli.global.quiet);
+    commands::run(cli)
+}
+
+/// Logs go to stderr; stdout is kept for results (`--json`).
+fn init_tracing(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ADVCOMP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("advcomp={level},{level}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

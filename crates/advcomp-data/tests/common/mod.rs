@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests: the bundled real MNIST files,
+//! gzip round trips and stable error messages.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+
+/// The real 8,000/2,000 MNIST sample shipped with the repository.
+pub fn bundled() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+}
+
+/// The decompressed content of a bundled file, e.g. `t10k-labels-idx1-ubyte`.
+pub fn bundled_raw(stem: &str) -> Vec<u8> {
+    gunzip(&fs::read(bundled().join(format!("{stem}.gz"))).unwrap())
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A temporary directory holding a copy of the bundled MNIST files.
+pub fn mnist_copy() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in fs::read_dir(bundled()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "gz") {
+            fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    tmp
+}
+
+/// Replaces an MNIST file (whichever form it had) with `content`, stored
+/// gzipped as `stem.gz` or raw as `stem`. Returns the new path.
+pub fn replace(dir: &Path, stem: &str, content: &[u8], gz: bool) -> PathBuf {
+    let gz_path = dir.join(format!("{stem}.gz"));
+    let raw_path = dir.join(stem);
+    let _ = fs::remove_file(&gz_path);
+    let _ = fs::remove_file(&raw_path);
+    if gz {
+        fs::write(&gz_path, gzip(content)).unwrap();
+        gz_path
+    } else {
+        fs::write(&raw_path, content).unwrap();
+        raw_path
+    }
+}
+
+/// An error message with the temporary directory replaced by `[TMP]`, so
+/// snapshots do not depend on where the test ran.
+pub fn redact(message: impl ToString, dir: &Path) -> String {
+    message.to_string().replace(dir.to_str().unwrap(), "[TMP]")
+}
+
+/// A synthetic but fully determined pixel value for CIFAR fixtures: differs
+/// between batches, records, channels, rows and columns.
+pub fn cifar_pixel(batch: usize, record: usize, channel: usize, y: usize, x: usize) -> u8 {
+    ((batch * 31 + record * 7 + channel * 85 + y * 3 + x) % 256) as u8
+}
+
+/// `records` CIFAR records for batch number `batch`, labels `(batch + r) % 10`.
+pub fn cifar_batch(batch: usize, records: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in 0..records {
+        out.push(((batch + r) % 10) as u8);
+        for c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    out.push(cifar_pixel(batch, r, c, y, x));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Names of the CIFAR batch files, training batches first.
+pub const CIFAR_FILES: [&str; 6] = [
+    "data_batch_1.bin",
+    "data_batch_2.bin",
+    "data_batch_3.bin",
+    "data_batch_4.bin",
+    "data_batch_5.bin",
+    "test_batch.bin",
+];
+
+/// Writes a complete synthetic CIFAR-10 directory: batch `i` (0-based, the
+/// test batch is 5) holds `records` records.
+pub fn write_cifar(dir: &Path, records: usize) {
+    fs::create_dir_all(dir).unwrap();
+    for (i, name) in CIFAR_FILES.iter().enumerate() {
+        fs::write(dir.join(name), cifar_batch(i, records)).unwrap();
+    }
+}

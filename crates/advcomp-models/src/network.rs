@@ -1,0 +1,183 @@
+//! A network: named layers applied in order, with hooks.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Device;
+use burn::Tensor;
+
+use crate::activation::Activation;
+use crate::architecture::Architecture;
+use crate::hook::{LayerHook, LayerInfo, NoHook};
+use crate::layer::Layer;
+use crate::params::{flat, unflat, ParamInfo, ParamKind};
+
+/// A classifier network built from an [`Architecture`].
+///
+/// The layers are data, not code, so compressors and defences can rewrite
+/// weights ([`Network::map_params`]) and insert operations
+/// ([`Network::forward_hooked`]) without this crate knowing about them.
+#[derive(Module, Debug)]
+pub struct Network {
+    layers: Vec<Layer>,
+    #[module(skip)]
+    infos: Vec<LayerInfo>,
+    #[module(skip)]
+    architecture: Architecture,
+}
+
+impl Network {
+    /// A freshly initialised network on `device`. Seed the device first
+    /// (`device.seed(s)`) for reproducible initial weights.
+    pub fn new(architecture: Architecture, device: &Device) -> Self {
+        let (infos, layers) = architecture
+            .layers(device)
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, layer))| {
+                let info = LayerInfo { index, name, kind: layer.kind() };
+                (info, layer)
+            })
+            .unzip();
+        Self { layers, infos, architecture }
+    }
+
+    /// Which architecture this is.
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
+    /// The layers in forward order.
+    pub fn layer_infos(&self) -> &[LayerInfo] {
+        &self.infos
+    }
+
+    /// The layers with their descriptions.
+    pub fn layers(&self) -> impl Iterator<Item = (&LayerInfo, &Layer)> {
+        self.infos.iter().zip(&self.layers)
+    }
+
+    /// The device the parameters live on.
+    pub fn device(&self) -> Device {
+        self.devices()
+            .into_iter()
+            .next()
+            .expect("a network always has parameters")
+    }
+
+    /// Logits `[batch, classes]` for images `[batch, c, h, w]` in `[0,1]`.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_hooked(images, &NoHook)
+    }
+
+    /// The forward pass with `hook` applied to every parameter as it is used
+    /// and to every layer's output.
+    pub fn forward_hooked(&self, images: Tensor<4>, hook: &dyn LayerHook) -> Tensor<2> {
+        let transform = hook.transforms_params();
+        let mut x = Activation::Spatial(images);
+        for (info, layer) in self.infos.iter().zip(&self.layers) {
+            x = if transform && info.kind.has_params() {
+                self.transformed(info, layer, hook).forward(x)
+            } else {
+                layer.forward(x)
+            };
+            x = hook.after(info, x);
+        }
+        match x {
+            Activation::Flat(logits) => logits,
+            Activation::Spatial(t) => panic!(
+                "architecture bug: network ends with feature maps {:?}",
+                t.dims()
+            ),
+        }
+    }
+
+    /// A copy of a parametrised layer with the hook's parameter values.
+    fn transformed(&self, info: &LayerInfo, layer: &Layer, hook: &dyn LayerHook) -> Layer {
+        let mut layer = layer.clone();
+        for_each_param(info, &mut layer, &mut |p, t| hook.param(p, t));
+        layer
+    }
+
+    /// Every parameter's description, in forward order (weight before bias).
+    pub fn param_infos(&self) -> Vec<ParamInfo> {
+        self.params().into_iter().map(|(info, _)| info).collect()
+    }
+
+    /// Every parameter, flattened to rank 1, with its description.
+    pub fn params(&self) -> Vec<(ParamInfo, Tensor<1>)> {
+        let mut out = Vec::new();
+        for (info, layer) in self.infos.iter().zip(&self.layers) {
+            let mut layer = layer.clone();
+            for_each_param(info, &mut layer, &mut |p, t| {
+                out.push((p.clone(), t.clone()));
+                t
+            });
+        }
+        out
+    }
+
+    /// One parameter by name (`conv1.weight`), flattened.
+    pub fn param(&self, name: &str) -> Option<Tensor<1>> {
+        self.params()
+            .into_iter()
+            .find(|(info, _)| info.name == name)
+            .map(|(_, t)| t)
+    }
+
+    /// Rewrites every parameter through `f` (given and returning the flattened
+    /// tensor). Parameter ids are kept, so optimiser state still applies.
+    pub fn map_params(mut self, f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>) -> Self {
+        for (info, layer) in self.infos.iter().zip(self.layers.iter_mut()) {
+            for_each_param(info, layer, f);
+        }
+        self
+    }
+}
+
+/// Calls `f` on each parameter of `layer`, replacing it with the result.
+fn for_each_param(
+    info: &LayerInfo,
+    layer: &mut Layer,
+    f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>,
+) {
+    match layer {
+        Layer::Conv(Conv2d { weight, bias, .. }) => {
+            map_param(info, ParamKind::Weight, weight, f);
+            if let Some(bias) = bias {
+                map_param(info, ParamKind::Bias, bias, f);
+            }
+        }
+        Layer::Linear(Linear { weight, bias, .. }) => {
+            map_param(info, ParamKind::Weight, weight, f);
+            if let Some(bias) = bias {
+                map_param(info, ParamKind::Bias, bias, f);
+            }
+        }
+        Layer::Normalize(_) | Layer::MaxPool(_) | Layer::Flatten(_) | Layer::Relu(_) => {}
+    }
+}
+
+fn map_param<const D: usize>(
+    layer: &LayerInfo,
+    kind: ParamKind,
+    param: &mut Param<Tensor<D>>,
+    f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>,
+) {
+    let info = ParamInfo {
+        name: format!(
+            "{}.{}",
+            layer.name,
+            match kind {
+                ParamKind::Weight => "weight",
+                ParamKind::Bias => "bias",
+            }
+        ),
+        layer: layer.name.clone(),
+        layer_index: layer.index,
+        kind,
+        shape: param.shape().to_vec(),
+    };
+    // `Param::map` consumes the parameter; cloning it only bumps reference counts.
+    *param = param.clone().map(|t| unflat(&info, f(&info, flat(t))));
+}

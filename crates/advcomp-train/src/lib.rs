@@ -1,0 +1,21 @@
+//! Training and evaluation of advcomp networks.
+//!
+//! One loop serves plain training, compressor fine-tuning and defence
+//! training: callers insert a [`LayerHook`](advcomp_models::LayerHook) into
+//! the forward pass, add a loss term, and rewrite the network after each
+//! optimiser step (pruning masks) through [`TrainHooks`]. Everything random
+//! (initial weights, batch order) follows the seed, so on a CPU backend the
+//! same configuration gives the same numbers bit for bit.
+
+pub mod batch;
+pub mod config;
+pub mod evaluate;
+pub mod job;
+pub mod schedule;
+pub mod trainer;
+
+pub use config::{OptimizerConfig, TrainConfig};
+pub use evaluate::{Evaluation, evaluate};
+pub use job::{JobError, Limits, Metrics, TrainOutcome, evaluate_checkpoint, train_to_checkpoint};
+pub use schedule::LrSchedule;
+pub use trainer::{EpochStats, TrainError, TrainHooks, TrainObserver, TrainReport, Trainer};

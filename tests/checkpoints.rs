@@ -1,0 +1,118 @@
+//! Checkpoints round-trip exactly and fail loudly: corrupt weights, a wrong
+//! architecture, a foreign or future sidecar.
+
+use std::path::Path;
+
+use advcomp_models::checkpoint::{self, Checkpoint, CheckpointError, Sidecar};
+use advcomp_models::{Architecture, Network};
+use advcomp_tests::cpu;
+use burn::Tensor;
+use burn::tensor::Distribution;
+
+fn saved(dir: &Path, arch: Architecture) -> Network {
+    let device = cpu();
+    device.seed(11);
+    let net = Network::new(arch, &device);
+    checkpoint::save(&net, &Sidecar::new(&net, 11), dir).unwrap();
+    net
+}
+
+/// Replaces the temp dir in messages so snapshots are stable.
+fn redact(err: &CheckpointError, dir: &Path) -> String {
+    err.to_string().replace(&dir.display().to_string(), "[DIR]")
+}
+
+#[test]
+fn round_trip_gives_identical_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = saved(tmp.path(), Architecture::Lenet5);
+    let device = cpu();
+    let loaded = Checkpoint::load(tmp.path(), &device).unwrap();
+    assert_eq!(loaded.sidecar.architecture, Architecture::Lenet5);
+    assert_eq!(loaded.sidecar.num_params, 431_080);
+    let x = Tensor::<4>::random([4, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
+    let a = net.forward(x.clone()).into_data();
+    let b = loaded.network.forward(x).into_data();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn corrupt_weights_are_reported_with_both_hashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    saved(tmp.path(), Architecture::Lenet5);
+    let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    std::fs::write(&weights, &bytes).unwrap();
+    let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::Corrupt { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("model.bpk is corrupt") && msg.contains("truncated"), "{msg}");
+}
+
+#[test]
+fn garbage_with_a_matching_hash_is_a_weights_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    saved(tmp.path(), Architecture::Lenet5);
+    let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
+    let garbage = b"this is not a burnpack file".to_vec();
+    std::fs::write(&weights, &garbage).unwrap();
+    // Make the sidecar agree with the garbage so the burnpack reader itself is exercised.
+    let mut sidecar = checkpoint::read_sidecar(tmp.path()).unwrap();
+    sidecar.weights_sha256 = checkpoint::sha256_hex(&garbage);
+    std::fs::write(tmp.path().join(checkpoint::SIDECAR_FILE), serde_json::to_vec(&sidecar).unwrap()).unwrap();
+    let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
+}
+
+#[test]
+fn loading_the_wrong_architecture_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    saved(tmp.path(), Architecture::Cifarnet);
+    let err = Checkpoint::load_as(tmp.path(), Architecture::Lenet5, &cpu()).unwrap_err();
+    insta::assert_snapshot!(redact(&err, tmp.path()), @"[DIR] holds a cifarnet checkpoint, but a lenet5 model was asked for");
+}
+
+#[test]
+fn weights_of_another_architecture_under_a_lying_sidecar_are_rejected() {
+    // CifarNet weights copied into a directory whose sidecar says LeNet-5.
+    let lenet = tempfile::tempdir().unwrap();
+    let cifar = tempfile::tempdir().unwrap();
+    saved(lenet.path(), Architecture::Lenet5);
+    saved(cifar.path(), Architecture::Cifarnet);
+    let bytes = std::fs::read(cifar.path().join(checkpoint::WEIGHTS_FILE)).unwrap();
+    std::fs::write(lenet.path().join(checkpoint::WEIGHTS_FILE), &bytes).unwrap();
+    let mut sidecar = checkpoint::read_sidecar(lenet.path()).unwrap();
+    sidecar.weights_sha256 = checkpoint::sha256_hex(&bytes);
+    std::fs::write(lenet.path().join(checkpoint::SIDECAR_FILE), serde_json::to_vec(&sidecar).unwrap()).unwrap();
+    let err = Checkpoint::load(lenet.path(), &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("cannot load lenet5 weights"), "{err}");
+}
+
+#[test]
+fn sidecar_problems_name_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sidecar = dir.join(checkpoint::SIDECAR_FILE);
+    let cases: Vec<(&str, Option<&str>)> = vec![
+        ("no sidecar", None),
+        ("not json", Some("{ this is not json")),
+        ("foreign json", Some(r#"{"format": "something-else"}"#)),
+        ("future version", Some(r#"{"format": "advcomp-checkpoint", "format_version": 99}"#)),
+        ("missing field", Some(r#"{"format": "advcomp-checkpoint", "format_version": 1}"#)),
+    ];
+    let mut out = String::new();
+    for (name, content) in cases {
+        match content {
+            Some(c) => std::fs::write(&sidecar, c).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&sidecar);
+            }
+        }
+        let err = Checkpoint::load(dir, &cpu()).unwrap_err();
+        out.push_str(&format!("{name}: {}\n", redact(&err, dir)));
+    }
+    insta::assert_snapshot!(out);
+}

@@ -1,0 +1,69 @@
+//! Developer tasks for advcomp, run as `cargo xtask <task>`.
+//!
+//! - `bench`: LeNet-5 training and inference throughput on the bundled MNIST
+//!   sample, for each CPU backend (the numbers behind `docs/backends.md`).
+//! - `snapshots`: re-run the test suite accepting every changed insta
+//!   snapshot, for review with `git diff` (see `docs/testing.md`).
+//! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
+//!
+//! Benchmarks live here rather than in timed tests: CI checks behaviour,
+//! people compare numbers measured on the same machine.
+
+mod bench;
+
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "advcomp developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Measure LeNet-5 training and inference images/s on each CPU backend.
+    Bench(bench::BenchArgs),
+    /// Re-run the tests with INSTA_UPDATE=always, rewriting changed snapshots.
+    Snapshots,
+    /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
+    FetchData,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().task {
+        Task::Bench(args) => match bench::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Task::Snapshots => cargo(&["test"], &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")]),
+        Task::FetchData => {
+            let mut status = ExitCode::SUCCESS;
+            for name in ["mnist", "cifar10"] {
+                let code = cargo(&["run", "--release", "-p", "advcomp-cli", "--", "data", "fetch", name], &[]);
+                if code != ExitCode::SUCCESS {
+                    status = code;
+                }
+            }
+            status
+        }
+    }
+}
+
+fn cargo(args: &[&str], env: &[(&str, &str)]) -> ExitCode {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo).args(args).envs(env.iter().copied()).status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
