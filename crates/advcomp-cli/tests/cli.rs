@@ -1,0 +1,140 @@
+//! The `advcomp` binary end to end: train on the bundled MNIST, evaluate the
+//! checkpoint, and fail cleanly on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn advcomp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .args(args)
+        .env_remove("ADVCOMP_DATA")
+        .env_remove("ADVCOMP_BACKEND")
+        .output()
+        .expect("the advcomp binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn bundled() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+}
+
+#[test]
+fn train_then_eval_reproduces_metrics_json_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lenet5");
+    let out_s = out.to_str().unwrap();
+    let data = bundled();
+    let trained = advcomp(&[
+        "train", "--model", "lenet5", "--epochs", "1", "--seed", "3", "--train-limit", "800",
+        "--test-limit", "200", "--data", data.to_str().unwrap(), "--out", out_s, "--quiet",
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    for file in ["model.bpk", "checkpoint.json", "metrics.json", "train_log.json"] {
+        assert!(out.join(file).is_file(), "missing {file}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let accuracy = metrics["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.5 && accuracy <= 1.0, "{metrics}");
+    assert_eq!(metrics["test_total"], 200);
+
+    let eval = advcomp(&["eval", out_s, "--json", "--data", data.to_str().unwrap()]);
+    assert!(eval.status.success(), "{}", stderr(&eval));
+    assert_eq!(stdout(&eval), std::fs::read_to_string(out.join("metrics.json")).unwrap());
+
+    let human = advcomp(&["eval", out_s, "--data", data.to_str().unwrap()]);
+    assert!(human.status.success());
+    assert!(stdout(&human).contains("lenet5 on mnist (200 test images)"), "{}", stdout(&human));
+}
+
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = advcomp(args);
+    assert!(!o.status.success(), "expected failure for {args:?}");
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "panic for {args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error_never_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    // Not a checkpoint.
+    fails_with(&["eval", t], &["not an advcomp checkpoint", "checkpoint.json"]);
+    // Unknown backend.
+    fails_with(&["train", "--model", "lenet5", "--out", t, "--backend", "tpu"], &["unknown backend `tpu`"]);
+    // Bad hyper-parameter, named.
+    fails_with(&["train", "--model", "lenet5", "--out", t, "--epochs", "0"], &["epochs must be at least 1"]);
+    // Data directory that does not exist.
+    fails_with(&["train", "--model", "lenet5", "--out", t, "--data", "/nonexistent/mnist"], &["/nonexistent/mnist"]);
+    // Unknown model: clap lists the possible values.
+    fails_with(&["train", "--model", "resnet", "--out", t], &["lenet5", "cifarnet"]);
+}
+
+#[test]
+fn a_backend_not_compiled_in_says_how_to_get_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    for backend in ["wgpu", "cuda"] {
+        let o = advcomp(&["train", "--model", "lenet5", "--out", t, "--backend", backend]);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{err}");
+        // Either not compiled in (the default build) or compiled but without a device.
+        assert!(
+            err.contains(&format!("--features {backend}")) || err.contains("found no usable device"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn cifar10_without_data_tells_the_user_how_to_fetch_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .args(["train", "--model", "cifarnet", "--out", "out"])
+        .current_dir(tmp.path())
+        .env_remove("ADVCOMP_DATA")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("advcomp data fetch cifar10"), "{err}");
+}
+
+#[test]
+fn fetch_verifies_hashes_and_keeps_nothing_bad() {
+    // Serve the bundled 10k sample as if it were the official files: the
+    // hashes cannot match, and nothing may be left behind.
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("mnist");
+    let mirror = format!("file://{}/", bundled().canonicalize().unwrap().display());
+    let o = advcomp(&["data", "fetch", "mnist", "--dir", dest.to_str().unwrap(), "--mirror", &mirror, "--quiet"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.to_lowercase().contains("sha-256") || err.to_lowercase().contains("sha256"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dest).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn data_info_finds_the_bundled_sample() {
+    let o = Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .args(["data", "info", "mnist"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("ADVCOMP_DATA")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("mnist-10k") && out.contains("8000 images") && out.contains("2000 images"), "{out}");
+}
