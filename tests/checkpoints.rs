@@ -10,9 +10,7 @@ use burn::Tensor;
 use burn::tensor::Distribution;
 
 fn saved(dir: &Path, arch: Architecture) -> Network {
-    let device = cpu();
-    device.seed(11);
-    let net = Network::new(arch, &device);
+    let net = Network::new(arch, &cpu(), 11);
     checkpoint::save(&net, &Sidecar::new(&net, 11), dir).unwrap();
     net
 }

@@ -18,8 +18,7 @@ fn images(arch: Architecture, batch: usize, device: &burn::tensor::Device) -> Te
 fn output_shapes_are_batch_by_classes() {
     let device = cpu();
     for arch in Architecture::ALL {
-        device.seed(0);
-        let net = Network::new(arch, &device);
+        let net = Network::new(arch, &device, 0);
         for batch in [1, 3] {
             assert_eq!(net.forward(images(arch, batch, &device)).dims(), [batch, 10], "{arch}");
         }
@@ -29,7 +28,7 @@ fn output_shapes_are_batch_by_classes() {
 #[test]
 fn lenet5_has_the_literature_parameter_count() {
     // conv1 20·1·25+20, conv2 50·20·25+50, fc1 800·500+500, fc2 500·10+10
-    let net = Network::new(Architecture::Lenet5, &cpu());
+    let net = Network::new(Architecture::Lenet5, &cpu(), 1);
     let counts: Vec<(String, usize)> =
         net.param_infos().iter().map(|p| (p.name.clone(), p.numel())).collect();
     insta::assert_debug_snapshot!(counts);
@@ -39,7 +38,7 @@ fn lenet5_has_the_literature_parameter_count() {
 #[test]
 fn layer_names_are_unique_and_stable() {
     for arch in Architecture::ALL {
-        let net = Network::new(arch, &cpu());
+        let net = Network::new(arch, &cpu(), 1);
         let names: Vec<&str> = net.layer_infos().iter().map(|l| l.name.as_str()).collect();
         let mut unique = names.clone();
         unique.sort_unstable();
@@ -52,7 +51,7 @@ fn layer_names_are_unique_and_stable() {
 #[test]
 fn map_params_rewrites_weights_and_keeps_shapes() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device);
+    let net = Network::new(Architecture::Lenet5, &device, 1);
     let before = net.param_infos();
     // Zero every weight (a 0%-density "pruning"): the logits become the
     // propagated biases alone, the same for every input.
@@ -79,7 +78,7 @@ impl LayerHook for Double {
 #[test]
 fn a_hook_after_the_last_layer_changes_the_logits() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device);
+    let net = Network::new(Architecture::Lenet5, &device, 1);
     let x = images(Architecture::Lenet5, 2, &device);
     let plain = net.forward(x.clone());
     let doubled = Hooked::new(&net, &Double("fc2")).logits(x);
@@ -90,7 +89,7 @@ fn a_hook_after_the_last_layer_changes_the_logits() {
 #[test]
 fn recorder_sees_named_activations_with_their_shapes() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device);
+    let net = Network::new(Architecture::Lenet5, &device, 1);
     let recorder = ActivationRecorder::only(["conv1", "pool2", "fc1"]);
     net.forward_hooked(images(Architecture::Lenet5, 3, &device), &recorder);
     let shapes: Vec<(String, Vec<usize>)> =
@@ -117,8 +116,7 @@ impl LayerHook for Clamp {
 #[test]
 fn input_gradients_flow_through_hooks() {
     let device = cpu().autodiff();
-    device.seed(3);
-    let net = Network::new(Architecture::Lenet5, &device);
+    let net = Network::new(Architecture::Lenet5, &device, 3);
     let x = images(Architecture::Lenet5, 2, &device).require_grad();
     let logits = Hooked::new(&net, &Clamp).logits(x.clone());
     let grads = logits.sum().backward();
@@ -143,9 +141,41 @@ impl LayerHook for ZeroFc2 {
 #[test]
 fn param_hooks_change_the_forward_pass_not_the_weights() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device);
+    let net = Network::new(Architecture::Lenet5, &device, 1);
     let logits = Hooked::new(&net, &ZeroFc2).logits(images(Architecture::Lenet5, 2, &device));
     assert_eq!(logits.abs().sum().into_scalar::<f32>(), 0.0);
     let stored = net.param("fc2.weight").unwrap().abs().sum().into_scalar::<f32>();
     assert!(stored > 0.0);
+}
+
+#[test]
+fn the_seed_alone_fixes_initial_weights_even_across_threads() {
+    let weights = |seed| {
+        let net = Network::new(Architecture::Lenet5, &cpu(), seed);
+        net.param("conv1.weight").unwrap().into_data()
+    };
+    let here = weights(42);
+    // Built concurrently on other threads: burn's global RNG is not involved.
+    let there: Vec<_> = (0..4).map(|_| std::thread::spawn(move || weights(42))).collect();
+    for t in there {
+        assert_eq!(t.join().unwrap(), here);
+    }
+    assert_ne!(weights(43), here);
+}
+
+#[test]
+fn initial_weights_are_bounded_by_fan_in() {
+    let net = Network::new(Architecture::Lenet5, &cpu(), 7);
+    for (info, t) in net.params() {
+        let fan_in: usize = match info.layer.as_str() {
+            "conv1" => 25,
+            "conv2" => 20 * 25,
+            "fc1" => 800,
+            "fc2" => 500,
+            other => panic!("unexpected layer {other}"),
+        };
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let max = t.clone().abs().max().into_scalar::<f32>();
+        assert!(max <= bound && max > 0.5 * bound, "{}: max {max}, bound {bound}", info.name);
+    }
 }

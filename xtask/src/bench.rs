@@ -52,9 +52,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         let device = advcomp_backend::device(kind).map_err(|e| e.to_string())?;
         let config = TrainConfig { epochs: 1, seed: 1, ..TrainConfig::default() };
         let trainer = Trainer::new(config).map_err(|e| e.to_string())?;
-        let ad = device.clone().autodiff();
-        ad.seed(1);
-        let network = Network::new(Architecture::Lenet5, &ad);
+        let network = Network::new(Architecture::Lenet5, &device.clone().autodiff(), 1);
         let started = Instant::now();
         let (network, _) = trainer
             .fit(network, &train, &device, &mut (), &mut ())

@@ -32,7 +32,7 @@ fn train_then_eval_reproduces_metrics_json_exactly() {
     let out_s = out.to_str().unwrap();
     let data = bundled();
     let trained = advcomp(&[
-        "train", "--model", "lenet5", "--epochs", "1", "--seed", "3", "--train-limit", "800",
+        "train", "--model", "lenet5", "--epochs", "2", "--seed", "3", "--train-limit", "1600",
         "--test-limit", "200", "--data", data.to_str().unwrap(), "--out", out_s, "--quiet",
     ]);
     assert!(trained.status.success(), "{}", stderr(&trained));

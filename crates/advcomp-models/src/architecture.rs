@@ -5,10 +5,13 @@ use std::str::FromStr;
 
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{LinearConfig, PaddingConfig2d};
+use burn::nn::{Initializer, LinearConfig, PaddingConfig2d};
 use burn::tensor::Device;
 
 use crate::layer::{Flatten, Layer, Normalize};
+
+/// Layers are built with zero weights and filled from the network's seed.
+const ZERO: Initializer = Initializer::Zeros;
 
 /// A network architecture by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -65,8 +68,8 @@ impl Architecture {
         }
     }
 
-    /// The named layers, freshly initialised on `device` (seed the device first
-    /// for reproducible weights).
+    /// The named layers on `device`, with zero weights: [`Network::new`](crate::Network::new)
+    /// fills them from its seed.
     ///
     /// The pruning literature's Caffe LeNet-5 has a ReLU only after fc1; we also
     /// put one after each convolution, as modern re-implementations do: it trains
@@ -78,16 +81,16 @@ impl Architecture {
             Architecture::Lenet5 => {
                 let pool = || Layer::MaxPool(MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init());
                 layers.extend([
-                    ("conv1", Layer::Conv(Conv2dConfig::new([1, 20], [5, 5]).init(device))),
+                    ("conv1", Layer::Conv(Conv2dConfig::new([1, 20], [5, 5]).with_initializer(ZERO).init(device))),
                     ("relu1", Layer::relu()),
                     ("pool1", pool()),
-                    ("conv2", Layer::Conv(Conv2dConfig::new([20, 50], [5, 5]).init(device))),
+                    ("conv2", Layer::Conv(Conv2dConfig::new([20, 50], [5, 5]).with_initializer(ZERO).init(device))),
                     ("relu2", Layer::relu()),
                     ("pool2", pool()),
                     ("flatten", Layer::Flatten(Flatten {})),
-                    ("fc1", Layer::Linear(LinearConfig::new(50 * 4 * 4, 500).init(device))),
+                    ("fc1", Layer::Linear(LinearConfig::new(50 * 4 * 4, 500).with_initializer(ZERO).init(device))),
                     ("relu3", Layer::relu()),
-                    ("fc2", Layer::Linear(LinearConfig::new(500, 10).init(device))),
+                    ("fc2", Layer::Linear(LinearConfig::new(500, 10).with_initializer(ZERO).init(device))),
                 ]);
             }
             Architecture::Cifarnet => {
@@ -103,6 +106,7 @@ impl Architecture {
                     Layer::Conv(
                         Conv2dConfig::new([cin, 64], [5, 5])
                             .with_padding(PaddingConfig2d::Same)
+                            .with_initializer(ZERO)
                             .init(device),
                     )
                 };
@@ -114,11 +118,11 @@ impl Architecture {
                     ("relu2", Layer::relu()),
                     ("pool2", pool()),
                     ("flatten", Layer::Flatten(Flatten {})),
-                    ("fc1", Layer::Linear(LinearConfig::new(64 * 8 * 8, 384).init(device))),
+                    ("fc1", Layer::Linear(LinearConfig::new(64 * 8 * 8, 384).with_initializer(ZERO).init(device))),
                     ("relu3", Layer::relu()),
-                    ("fc2", Layer::Linear(LinearConfig::new(384, 192).init(device))),
+                    ("fc2", Layer::Linear(LinearConfig::new(384, 192).with_initializer(ZERO).init(device))),
                     ("relu4", Layer::relu()),
-                    ("fc3", Layer::Linear(LinearConfig::new(192, 10).init(device))),
+                    ("fc3", Layer::Linear(LinearConfig::new(192, 10).with_initializer(ZERO).init(device))),
                 ]);
             }
         }

@@ -205,7 +205,7 @@ impl Checkpoint {
         };
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
             .map_err(|e| weights_error(e.to_string()))?;
-        let network = Network::new(sidecar.architecture, device)
+        let network = Network::zeroed(sidecar.architecture, device)
             .try_load_record(record)
             .map_err(|e| weights_error(e.to_string()))?;
         Ok(Checkpoint { network, sidecar })

@@ -21,6 +21,7 @@ pub mod architecture;
 pub mod checkpoint;
 pub mod classifier;
 pub mod hook;
+mod init;
 pub mod layer;
 pub mod network;
 pub mod params;

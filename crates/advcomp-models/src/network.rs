@@ -1,6 +1,6 @@
 //! A network: named layers applied in order, with hooks.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Device;
@@ -27,9 +27,16 @@ pub struct Network {
 }
 
 impl Network {
-    /// A freshly initialised network on `device`. Seed the device first
-    /// (`device.seed(s)`) for reproducible initial weights.
-    pub fn new(architecture: Architecture, device: &Device) -> Self {
+    /// A freshly initialised network on `device`, its initial weights fixed
+    /// by `seed` alone (not by the backend's global RNG; see [`crate::init`]'s
+    /// notes), so two networks with the same seed are identical on any
+    /// backend and any thread.
+    pub fn new(architecture: Architecture, device: &Device, seed: u64) -> Self {
+        Self::zeroed(architecture, device).initialised(seed)
+    }
+
+    /// The network with all-zero parameters, to load a checkpoint into.
+    pub(crate) fn zeroed(architecture: Architecture, device: &Device) -> Self {
         let (infos, layers) = architecture
             .layers(device)
             .into_iter()
@@ -40,6 +47,29 @@ impl Network {
             })
             .unzip();
         Self { layers, infos, architecture }
+    }
+
+    /// Replaces every parameter with its seeded initial value, under a
+    /// parameter id derived from the seed too: burn writes ids into
+    /// checkpoints, so counter-based ids would make two identical trainings
+    /// save different bytes.
+    fn initialised(mut self, seed: u64) -> Self {
+        let device = self.device();
+        let mut index = 0;
+        let mut weight_shape = Vec::new();
+        let mut init = |info: &ParamInfo, _: Tensor<1>| {
+            if info.kind == ParamKind::Weight {
+                weight_shape = info.shape.clone();
+            }
+            let value = crate::init::draw(info, &weight_shape, seed, index, &device);
+            index += 1;
+            value
+        };
+        let mut ids = |info: &ParamInfo| crate::init::param_id(seed, &info.name);
+        for (info, layer) in self.infos.iter().zip(self.layers.iter_mut()) {
+            for_each_param(info, layer, &mut init, &mut Some(&mut ids));
+        }
+        self
     }
 
     /// Which architecture this is.
@@ -95,7 +125,7 @@ impl Network {
     /// A copy of a parametrised layer with the hook's parameter values.
     fn transformed(&self, info: &LayerInfo, layer: &Layer, hook: &dyn LayerHook) -> Layer {
         let mut layer = layer.clone();
-        for_each_param(info, &mut layer, &mut |p, t| hook.param(p, t));
+        for_each_param(info, &mut layer, &mut |p, t| hook.param(p, t), &mut None);
         layer
     }
 
@@ -109,10 +139,15 @@ impl Network {
         let mut out = Vec::new();
         for (info, layer) in self.infos.iter().zip(&self.layers) {
             let mut layer = layer.clone();
-            for_each_param(info, &mut layer, &mut |p, t| {
-                out.push((p.clone(), t.clone()));
-                t
-            });
+            for_each_param(
+                info,
+                &mut layer,
+                &mut |p, t| {
+                    out.push((p.clone(), t.clone()));
+                    t
+                },
+                &mut None,
+            );
         }
         out
     }
@@ -129,29 +164,30 @@ impl Network {
     /// tensor). Parameter ids are kept, so optimiser state still applies.
     pub fn map_params(mut self, f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>) -> Self {
         for (info, layer) in self.infos.iter().zip(self.layers.iter_mut()) {
-            for_each_param(info, layer, f);
+            for_each_param(info, layer, f, &mut None);
         }
         self
     }
 }
 
+/// Rewrites a parameter's value; the id is kept unless a new one is given.
+type ValueFn<'a> = &'a mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>;
+/// Gives a parameter a new id.
+type IdFn<'a> = Option<&'a mut dyn FnMut(&ParamInfo) -> ParamId>;
+
 /// Calls `f` on each parameter of `layer`, replacing it with the result.
-fn for_each_param(
-    info: &LayerInfo,
-    layer: &mut Layer,
-    f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>,
-) {
+fn for_each_param(info: &LayerInfo, layer: &mut Layer, f: ValueFn, ids: &mut IdFn) {
     match layer {
         Layer::Conv(Conv2d { weight, bias, .. }) => {
-            map_param(info, ParamKind::Weight, weight, f);
+            map_param(info, ParamKind::Weight, weight, f, ids);
             if let Some(bias) = bias {
-                map_param(info, ParamKind::Bias, bias, f);
+                map_param(info, ParamKind::Bias, bias, f, ids);
             }
         }
         Layer::Linear(Linear { weight, bias, .. }) => {
-            map_param(info, ParamKind::Weight, weight, f);
+            map_param(info, ParamKind::Weight, weight, f, ids);
             if let Some(bias) = bias {
-                map_param(info, ParamKind::Bias, bias, f);
+                map_param(info, ParamKind::Bias, bias, f, ids);
             }
         }
         Layer::Normalize(_) | Layer::MaxPool(_) | Layer::Flatten(_) | Layer::Relu(_) => {}
@@ -162,7 +198,8 @@ fn map_param<const D: usize>(
     layer: &LayerInfo,
     kind: ParamKind,
     param: &mut Param<Tensor<D>>,
-    f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>,
+    f: ValueFn,
+    ids: &mut IdFn,
 ) {
     let info = ParamInfo {
         name: format!(
@@ -178,6 +215,9 @@ fn map_param<const D: usize>(
         kind,
         shape: param.shape().to_vec(),
     };
-    // `Param::map` consumes the parameter; cloning it only bumps reference counts.
-    *param = param.clone().map(|t| unflat(&info, f(&info, flat(t))));
+    // `consume` takes the parameter by value; cloning it only bumps reference
+    // counts. The mapper carries the training state (is it trainable) over.
+    let (id, value, mapper) = param.clone().consume();
+    let id = ids.as_mut().map_or(id, |ids| ids(&info));
+    *param = Param::from_mapped_value(id, unflat(&info, f(&info, flat(value))), mapper);
 }

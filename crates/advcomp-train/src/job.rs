@@ -140,8 +140,8 @@ pub struct TrainOutcome {
 
 /// Trains a fresh `architecture` network on `split` and saves it in `out`.
 ///
-/// Seeds `device` with `config.seed` before building the network, so the
-/// initial weights, the batch order and hence the result follow the seed.
+/// The initial weights and the batch order, and hence the result, follow
+/// `config.seed`.
 pub fn train_to_checkpoint(
     architecture: Architecture,
     split: &Split,
@@ -154,9 +154,7 @@ pub fn train_to_checkpoint(
     let trainer = Trainer::new(config.clone())?;
     let train = limits.train_set(split);
     let test = limits.test_set(split);
-    let ad = device.clone().autodiff();
-    ad.seed(config.seed);
-    let network = Network::new(architecture, &ad);
+    let network = Network::new(architecture, &device.clone().autodiff(), config.seed);
     let (network, report) = trainer.fit(network, &train, device, &mut (), observer)?;
     let network = network.valid();
     let eval = evaluate(&network, &test, &device.clone().without_autodiff(), EVAL_BATCH);

@@ -180,8 +180,8 @@ impl Trainer {
     /// Trains `network` on `data` and returns it (in training mode on an
     /// autodiff version of `device`) with per-epoch statistics.
     ///
-    /// The network's initial weights are the caller's business (seed the
-    /// device before building it); the batch order follows `config.seed`.
+    /// The network's initial weights are the caller's business
+    /// ([`Network::new`] takes a seed); the batch order follows `config.seed`.
     pub fn fit(
         &self,
         network: Network,
