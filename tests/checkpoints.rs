@@ -46,7 +46,10 @@ fn corrupt_weights_are_reported_with_both_hashes() {
     let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
     assert!(matches!(err, CheckpointError::Corrupt { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("model.bpk is corrupt") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("model.bpk is corrupt") && msg.contains("truncated"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -59,7 +62,11 @@ fn garbage_with_a_matching_hash_is_a_weights_error_not_a_panic() {
     // Make the sidecar agree with the garbage so the burnpack reader itself is exercised.
     let mut sidecar = checkpoint::read_sidecar(tmp.path()).unwrap();
     sidecar.weights_sha256 = checkpoint::sha256_hex(&garbage);
-    std::fs::write(tmp.path().join(checkpoint::SIDECAR_FILE), serde_json::to_vec(&sidecar).unwrap()).unwrap();
+    std::fs::write(
+        tmp.path().join(checkpoint::SIDECAR_FILE),
+        serde_json::to_vec(&sidecar).unwrap(),
+    )
+    .unwrap();
     let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
     assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
 }
@@ -83,10 +90,17 @@ fn weights_of_another_architecture_under_a_lying_sidecar_are_rejected() {
     std::fs::write(lenet.path().join(checkpoint::WEIGHTS_FILE), &bytes).unwrap();
     let mut sidecar = checkpoint::read_sidecar(lenet.path()).unwrap();
     sidecar.weights_sha256 = checkpoint::sha256_hex(&bytes);
-    std::fs::write(lenet.path().join(checkpoint::SIDECAR_FILE), serde_json::to_vec(&sidecar).unwrap()).unwrap();
+    std::fs::write(
+        lenet.path().join(checkpoint::SIDECAR_FILE),
+        serde_json::to_vec(&sidecar).unwrap(),
+    )
+    .unwrap();
     let err = Checkpoint::load(lenet.path(), &cpu()).unwrap_err();
     assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
-    assert!(err.to_string().contains("cannot load lenet5 weights"), "{err}");
+    assert!(
+        err.to_string().contains("cannot load lenet5 weights"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -98,8 +112,14 @@ fn sidecar_problems_name_the_file() {
         ("no sidecar", None),
         ("not json", Some("{ this is not json")),
         ("foreign json", Some(r#"{"format": "something-else"}"#)),
-        ("future version", Some(r#"{"format": "advcomp-checkpoint", "format_version": 99}"#)),
-        ("missing field", Some(r#"{"format": "advcomp-checkpoint", "format_version": 1}"#)),
+        (
+            "future version",
+            Some(r#"{"format": "advcomp-checkpoint", "format_version": 99}"#),
+        ),
+        (
+            "missing field",
+            Some(r#"{"format": "advcomp-checkpoint", "format_version": 1}"#),
+        ),
     ];
     let mut out = String::new();
     for (name, content) in cases {

@@ -2,8 +2,8 @@
 //! recorded activations and input gradients through hooks.
 
 use advcomp_models::{
-    Activation, ActivationRecorder, Architecture, Classifier, Hooked, LayerHook, LayerInfo, Network,
-    ParamInfo,
+    Activation, ActivationRecorder, Architecture, Classifier, Hooked, LayerHook, LayerInfo,
+    Network, ParamInfo,
 };
 use advcomp_tests::cpu;
 use burn::Tensor;
@@ -20,7 +20,11 @@ fn output_shapes_are_batch_by_classes() {
     for arch in Architecture::ALL {
         let net = Network::new(arch, &device, 0);
         for batch in [1, 3] {
-            assert_eq!(net.forward(images(arch, batch, &device)).dims(), [batch, 10], "{arch}");
+            assert_eq!(
+                net.forward(images(arch, batch, &device)).dims(),
+                [batch, 10],
+                "{arch}"
+            );
         }
     }
 }
@@ -29,8 +33,11 @@ fn output_shapes_are_batch_by_classes() {
 fn lenet5_has_the_literature_parameter_count() {
     // conv1 20·1·25+20, conv2 50·20·25+50, fc1 800·500+500, fc2 500·10+10
     let net = Network::new(Architecture::Lenet5, &cpu(), 1);
-    let counts: Vec<(String, usize)> =
-        net.param_infos().iter().map(|p| (p.name.clone(), p.numel())).collect();
+    let counts: Vec<(String, usize)> = net
+        .param_infos()
+        .iter()
+        .map(|p| (p.name.clone(), p.numel()))
+        .collect();
     insta::assert_debug_snapshot!(counts);
     assert_eq!(counts.iter().map(|(_, n)| n).sum::<usize>(), 431_080);
 }
@@ -56,13 +63,20 @@ fn map_params_rewrites_weights_and_keeps_shapes() {
     // Zero every weight (a 0%-density "pruning"): the logits become the
     // propagated biases alone, the same for every input.
     let net = net.map_params(&mut |info: &ParamInfo, t: Tensor<1>| {
-        if info.kind == advcomp_models::ParamKind::Weight { t.zeros_like() } else { t }
+        if info.kind == advcomp_models::ParamKind::Weight {
+            t.zeros_like()
+        } else {
+            t
+        }
     });
     assert_eq!(net.param_infos(), before);
     let w = net.param("conv1.weight").unwrap();
     assert_eq!(w.abs().sum().into_scalar::<f32>(), 0.0);
     let logits = net.forward(images(Architecture::Lenet5, 4, &device));
-    let spread = (logits.clone().max_dim(0) - logits.min_dim(0)).abs().max().into_scalar::<f32>();
+    let spread = (logits.clone().max_dim(0) - logits.min_dim(0))
+        .abs()
+        .max()
+        .into_scalar::<f32>();
     assert_eq!(spread, 0.0);
 }
 
@@ -71,7 +85,11 @@ struct Double(&'static str);
 
 impl LayerHook for Double {
     fn after(&self, layer: &LayerInfo, a: Activation) -> Activation {
-        if layer.name == self.0 { a.map(|t| t * 2.0) } else { a }
+        if layer.name == self.0 {
+            a.map(|t| t * 2.0)
+        } else {
+            a
+        }
     }
 }
 
@@ -92,8 +110,11 @@ fn recorder_sees_named_activations_with_their_shapes() {
     let net = Network::new(Architecture::Lenet5, &device, 1);
     let recorder = ActivationRecorder::only(["conv1", "pool2", "fc1"]);
     net.forward_hooked(images(Architecture::Lenet5, 3, &device), &recorder);
-    let shapes: Vec<(String, Vec<usize>)> =
-        recorder.take().into_iter().map(|(n, a)| (n, a.dims())).collect();
+    let shapes: Vec<(String, Vec<usize>)> = recorder
+        .take()
+        .into_iter()
+        .map(|(n, a)| (n, a.dims()))
+        .collect();
     assert_eq!(
         shapes,
         vec![
@@ -109,7 +130,11 @@ struct Clamp;
 
 impl LayerHook for Clamp {
     fn after(&self, layer: &LayerInfo, a: Activation) -> Activation {
-        if layer.name == "relu1" { a.map(|t| t.clamp(0.0, 0.5)) } else { a }
+        if layer.name == "relu1" {
+            a.map(|t| t.clamp(0.0, 0.5))
+        } else {
+            a
+        }
     }
 }
 
@@ -144,7 +169,12 @@ fn param_hooks_change_the_forward_pass_not_the_weights() {
     let net = Network::new(Architecture::Lenet5, &device, 1);
     let logits = Hooked::new(&net, &ZeroFc2).logits(images(Architecture::Lenet5, 2, &device));
     assert_eq!(logits.abs().sum().into_scalar::<f32>(), 0.0);
-    let stored = net.param("fc2.weight").unwrap().abs().sum().into_scalar::<f32>();
+    let stored = net
+        .param("fc2.weight")
+        .unwrap()
+        .abs()
+        .sum()
+        .into_scalar::<f32>();
     assert!(stored > 0.0);
 }
 
@@ -156,7 +186,9 @@ fn the_seed_alone_fixes_initial_weights_even_across_threads() {
     };
     let here = weights(42);
     // Built concurrently on other threads: burn's global RNG is not involved.
-    let there: Vec<_> = (0..4).map(|_| std::thread::spawn(move || weights(42))).collect();
+    let there: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || weights(42)))
+        .collect();
     for t in there {
         assert_eq!(t.join().unwrap(), here);
     }
@@ -176,6 +208,10 @@ fn initial_weights_are_bounded_by_fan_in() {
         };
         let bound = 1.0 / (fan_in as f32).sqrt();
         let max = t.clone().abs().max().into_scalar::<f32>();
-        assert!(max <= bound && max > 0.5 * bound, "{}: max {max}, bound {bound}", info.name);
+        assert!(
+            max <= bound && max > 0.5 * bound,
+            "{}: max {max}, bound {bound}",
+            info.name
+        );
     }
 }

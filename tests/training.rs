@@ -6,10 +6,19 @@ use advcomp_tests::{cpu, mnist};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, evaluate_checkpoint, train_to_checkpoint};
 
 fn quick_config(epochs: usize, seed: u64) -> TrainConfig {
-    TrainConfig { epochs, seed, schedule: LrSchedule::Constant, learning_rate: 0.02, ..TrainConfig::default() }
+    TrainConfig {
+        epochs,
+        seed,
+        schedule: LrSchedule::Constant,
+        learning_rate: 0.02,
+        ..TrainConfig::default()
+    }
 }
 
-const QUICK: Limits = Limits { train: Some(1_000), test: Some(500) };
+const QUICK: Limits = Limits {
+    train: Some(1_000),
+    test: Some(500),
+};
 
 #[test]
 fn loss_falls_and_accuracy_beats_chance_on_real_digits() {
@@ -27,7 +36,11 @@ fn loss_falls_and_accuracy_beats_chance_on_real_digits() {
     .unwrap();
     let epochs = &out.report.epochs;
     assert!(epochs[1].train_loss < epochs[0].train_loss, "{epochs:?}");
-    assert!(epochs[0].train_loss < 2.3, "first epoch loss {}", epochs[0].train_loss);
+    assert!(
+        epochs[0].train_loss < 2.3,
+        "first epoch loss {}",
+        epochs[0].train_loss
+    );
     // 1,000 digits for 2 epochs: far from the full run's 98%, far above chance.
     assert!(out.metrics.test_accuracy > 0.75, "{:?}", out.metrics);
     assert_eq!(out.metrics.test_total, 500);
@@ -41,23 +54,44 @@ fn same_seed_same_bytes_and_eval_reproduces_metrics() {
     let b = tempfile::tempdir().unwrap();
     let c = tempfile::tempdir().unwrap();
     let arch = advcomp_models::Architecture::Lenet5;
-    let limits = Limits { train: Some(600), test: Some(300) };
+    let limits = Limits {
+        train: Some(600),
+        test: Some(300),
+    };
     let run = |dir: &std::path::Path, seed| {
-        train_to_checkpoint(arch, &split, limits, &quick_config(1, seed), &device, dir, &mut ()).unwrap()
+        train_to_checkpoint(
+            arch,
+            &split,
+            limits,
+            &quick_config(1, seed),
+            &device,
+            dir,
+            &mut (),
+        )
+        .unwrap()
     };
     let (ra, rb, rc) = (run(a.path(), 9), run(b.path(), 9), run(c.path(), 10));
     assert_eq!(ra.metrics, rb.metrics);
     assert_eq!(ra.sidecar.weights_sha256, rb.sidecar.weights_sha256);
     let read = |dir: &std::path::Path, f| std::fs::read(dir.join(f)).unwrap();
-    assert_eq!(read(a.path(), "metrics.json"), read(b.path(), "metrics.json"));
-    assert_eq!(read(a.path(), checkpoint::WEIGHTS_FILE), read(b.path(), checkpoint::WEIGHTS_FILE));
+    assert_eq!(
+        read(a.path(), "metrics.json"),
+        read(b.path(), "metrics.json")
+    );
+    assert_eq!(
+        read(a.path(), checkpoint::WEIGHTS_FILE),
+        read(b.path(), checkpoint::WEIGHTS_FILE)
+    );
     // A different seed is a different model.
     assert_ne!(ra.sidecar.weights_sha256, rc.sidecar.weights_sha256);
 
     // Evaluating the saved checkpoint gives exactly the metrics written at training time.
     let (_, evaluated) = evaluate_checkpoint(a.path(), &split, &device).unwrap();
     assert_eq!(evaluated, ra.metrics);
-    assert_eq!(evaluated.to_json().as_bytes(), read(a.path(), "metrics.json").as_slice());
+    assert_eq!(
+        evaluated.to_json().as_bytes(),
+        read(a.path(), "metrics.json").as_slice()
+    );
 }
 
 #[test]

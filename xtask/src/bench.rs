@@ -39,7 +39,11 @@ struct Row {
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let dir = advcomp_data::resolve(DatasetKind::Mnist, None).map_err(|e| e.to_string())?;
     let split = advcomp_data::load(DatasetKind::Mnist, &dir).map_err(|e| e.to_string())?;
-    let train = Limits { train: Some(args.train_images), test: None }.train_set(&split);
+    let train = Limits {
+        train: Some(args.train_images),
+        test: None,
+    }
+    .train_set(&split);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "LeNet-5, batch 64, SGD; {} training images, {} test images; {threads} threads",
@@ -48,9 +52,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     );
     let mut rows = Vec::new();
     for name in &args.backends {
-        let kind: BackendKind = name.parse().map_err(|e: advcomp_backend::BackendError| e.to_string())?;
+        let kind: BackendKind = name
+            .parse()
+            .map_err(|e: advcomp_backend::BackendError| e.to_string())?;
         let device = advcomp_backend::device(kind).map_err(|e| e.to_string())?;
-        let config = TrainConfig { epochs: 1, seed: 1, ..TrainConfig::default() };
+        let config = TrainConfig {
+            epochs: 1,
+            seed: 1,
+            ..TrainConfig::default()
+        };
         let trainer = Trainer::new(config).map_err(|e| e.to_string())?;
         let network = Network::new(Architecture::Lenet5, &device.clone().autodiff(), 1);
         let started = Instant::now();
@@ -80,11 +90,18 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         };
         println!(
             "{:>8}: train {:>7.1} images/s ({:.1} s/epoch of {}), inference {:>7.0} images/s",
-            row.backend, row.train_images_per_second, row.train_seconds, row.train_images, row.inference_images_per_second
+            row.backend,
+            row.train_images_per_second,
+            row.train_seconds,
+            row.train_images,
+            row.inference_images_per_second
         );
         rows.push(row);
     }
-    println!("\n| backend | train images/s | s per {}-image epoch | inference images/s |", train.len());
+    println!(
+        "\n| backend | train images/s | s per {}-image epoch | inference images/s |",
+        train.len()
+    );
     println!("|---|---|---|---|");
     for r in &rows {
         println!(

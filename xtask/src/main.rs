@@ -41,11 +41,26 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Task::Snapshots => cargo(&["test"], &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")]),
+        Task::Snapshots => cargo(
+            &["test"],
+            &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],
+        ),
         Task::FetchData => {
             let mut status = ExitCode::SUCCESS;
             for name in ["mnist", "cifar10"] {
-                let code = cargo(&["run", "--release", "-p", "advcomp-cli", "--", "data", "fetch", name], &[]);
+                let code = cargo(
+                    &[
+                        "run",
+                        "--release",
+                        "-p",
+                        "advcomp-cli",
+                        "--",
+                        "data",
+                        "fetch",
+                        name,
+                    ],
+                    &[],
+                );
                 if code != ExitCode::SUCCESS {
                     status = code;
                 }
@@ -57,7 +72,10 @@ fn main() -> ExitCode {
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(args).envs(env.iter().copied()).status();
+    let status = Command::new(cargo)
+        .args(args)
+        .envs(env.iter().copied())
+        .status();
     match status {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::FAILURE,

@@ -24,12 +24,18 @@ impl TrainProgress {
 impl TrainObserver for TrainProgress {
     fn epoch_start(&mut self, epoch: usize, batches: usize) {
         self.finish();
-        let target = if self.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let target = if self.quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
         let bar = ProgressBar::with_draw_target(Some(batches as u64), target);
         bar.set_style(
-            ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_prefix((epoch + 1).to_string());
         self.bar = Some(bar);
@@ -38,7 +44,7 @@ impl TrainObserver for TrainProgress {
     fn batch_end(&mut self, _epoch: usize, batch: usize, loss: f32) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if batch % 10 == 0 {
+            if batch.is_multiple_of(10) {
                 bar.set_message(format!("loss {loss:.4}"));
             }
         }

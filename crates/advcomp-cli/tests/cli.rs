@@ -32,11 +32,30 @@ fn train_then_eval_reproduces_metrics_json_exactly() {
     let out_s = out.to_str().unwrap();
     let data = bundled();
     let trained = advcomp(&[
-        "train", "--model", "lenet5", "--epochs", "2", "--seed", "3", "--train-limit", "1600",
-        "--test-limit", "200", "--data", data.to_str().unwrap(), "--out", out_s, "--quiet",
+        "train",
+        "--model",
+        "lenet5",
+        "--epochs",
+        "2",
+        "--seed",
+        "3",
+        "--train-limit",
+        "1600",
+        "--test-limit",
+        "200",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out_s,
+        "--quiet",
     ]);
     assert!(trained.status.success(), "{}", stderr(&trained));
-    for file in ["model.bpk", "checkpoint.json", "metrics.json", "train_log.json"] {
+    for file in [
+        "model.bpk",
+        "checkpoint.json",
+        "metrics.json",
+        "train_log.json",
+    ] {
         assert!(out.join(file).is_file(), "missing {file}");
     }
     let metrics: serde_json::Value =
@@ -47,11 +66,18 @@ fn train_then_eval_reproduces_metrics_json_exactly() {
 
     let eval = advcomp(&["eval", out_s, "--json", "--data", data.to_str().unwrap()]);
     assert!(eval.status.success(), "{}", stderr(&eval));
-    assert_eq!(stdout(&eval), std::fs::read_to_string(out.join("metrics.json")).unwrap());
+    assert_eq!(
+        stdout(&eval),
+        std::fs::read_to_string(out.join("metrics.json")).unwrap()
+    );
 
     let human = advcomp(&["eval", out_s, "--data", data.to_str().unwrap()]);
     assert!(human.status.success());
-    assert!(stdout(&human).contains("lenet5 on mnist (200 test images)"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("lenet5 on mnist (200 test images)"),
+        "{}",
+        stdout(&human)
+    );
 }
 
 fn fails_with(args: &[&str], needles: &[&str]) {
@@ -69,15 +95,38 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path().to_str().unwrap();
     // Not a checkpoint.
-    fails_with(&["eval", t], &["not an advcomp checkpoint", "checkpoint.json"]);
+    fails_with(
+        &["eval", t],
+        &["not an advcomp checkpoint", "checkpoint.json"],
+    );
     // Unknown backend.
-    fails_with(&["train", "--model", "lenet5", "--out", t, "--backend", "tpu"], &["unknown backend `tpu`"]);
+    fails_with(
+        &["train", "--model", "lenet5", "--out", t, "--backend", "tpu"],
+        &["unknown backend `tpu`"],
+    );
     // Bad hyper-parameter, named.
-    fails_with(&["train", "--model", "lenet5", "--out", t, "--epochs", "0"], &["epochs must be at least 1"]);
+    fails_with(
+        &["train", "--model", "lenet5", "--out", t, "--epochs", "0"],
+        &["epochs must be at least 1"],
+    );
     // Data directory that does not exist.
-    fails_with(&["train", "--model", "lenet5", "--out", t, "--data", "/nonexistent/mnist"], &["/nonexistent/mnist"]);
+    fails_with(
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--out",
+            t,
+            "--data",
+            "/nonexistent/mnist",
+        ],
+        &["/nonexistent/mnist"],
+    );
     // Unknown model: clap lists the possible values.
-    fails_with(&["train", "--model", "resnet", "--out", t], &["lenet5", "cifarnet"]);
+    fails_with(
+        &["train", "--model", "resnet", "--out", t],
+        &["lenet5", "cifarnet"],
+    );
 }
 
 #[test]
@@ -85,13 +134,22 @@ fn a_backend_not_compiled_in_says_how_to_get_it() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path().to_str().unwrap();
     for backend in ["wgpu", "cuda"] {
-        let o = advcomp(&["train", "--model", "lenet5", "--out", t, "--backend", backend]);
+        let o = advcomp(&[
+            "train",
+            "--model",
+            "lenet5",
+            "--out",
+            t,
+            "--backend",
+            backend,
+        ]);
         assert!(!o.status.success());
         let err = stderr(&o);
         assert!(!err.contains("panicked"), "{err}");
         // Either not compiled in (the default build) or compiled but without a device.
         assert!(
-            err.contains(&format!("--features {backend}")) || err.contains("found no usable device"),
+            err.contains(&format!("--features {backend}"))
+                || err.contains("found no usable device"),
             "{err}"
         );
     }
@@ -118,11 +176,25 @@ fn fetch_verifies_hashes_and_keeps_nothing_bad() {
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("mnist");
     let mirror = format!("file://{}/", bundled().canonicalize().unwrap().display());
-    let o = advcomp(&["data", "fetch", "mnist", "--dir", dest.to_str().unwrap(), "--mirror", &mirror, "--quiet"]);
+    let o = advcomp(&[
+        "data",
+        "fetch",
+        "mnist",
+        "--dir",
+        dest.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--quiet",
+    ]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.to_lowercase().contains("sha-256") || err.to_lowercase().contains("sha256"), "{err}");
-    let left: Vec<_> = std::fs::read_dir(&dest).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(
+        err.to_lowercase().contains("sha-256") || err.to_lowercase().contains("sha256"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dest)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -136,5 +208,8 @@ fn data_info_finds_the_bundled_sample() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("mnist-10k") && out.contains("8000 images") && out.contains("2000 images"), "{out}");
+    assert!(
+        out.contains("mnist-10k") && out.contains("8000 images") && out.contains("2000 images"),
+        "{out}"
+    );
 }

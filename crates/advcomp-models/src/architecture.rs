@@ -76,21 +76,51 @@ impl Architecture {
     /// faster and gives the activation-based defences non-negative activations.
     pub fn layers(self, device: &Device) -> Vec<(String, Layer)> {
         let (mean, std) = self.normalization();
-        let mut layers: Vec<(&str, Layer)> = vec![("normalize", Layer::Normalize(Normalize { mean, std }))];
+        let mut layers: Vec<(&str, Layer)> =
+            vec![("normalize", Layer::Normalize(Normalize { mean, std }))];
         match self {
             Architecture::Lenet5 => {
-                let pool = || Layer::MaxPool(MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init());
+                let pool =
+                    || Layer::MaxPool(MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init());
                 layers.extend([
-                    ("conv1", Layer::Conv(Conv2dConfig::new([1, 20], [5, 5]).with_initializer(ZERO).init(device))),
+                    (
+                        "conv1",
+                        Layer::Conv(
+                            Conv2dConfig::new([1, 20], [5, 5])
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                     ("relu1", Layer::relu()),
                     ("pool1", pool()),
-                    ("conv2", Layer::Conv(Conv2dConfig::new([20, 50], [5, 5]).with_initializer(ZERO).init(device))),
+                    (
+                        "conv2",
+                        Layer::Conv(
+                            Conv2dConfig::new([20, 50], [5, 5])
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                     ("relu2", Layer::relu()),
                     ("pool2", pool()),
                     ("flatten", Layer::Flatten(Flatten {})),
-                    ("fc1", Layer::Linear(LinearConfig::new(50 * 4 * 4, 500).with_initializer(ZERO).init(device))),
+                    (
+                        "fc1",
+                        Layer::Linear(
+                            LinearConfig::new(50 * 4 * 4, 500)
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                     ("relu3", Layer::relu()),
-                    ("fc2", Layer::Linear(LinearConfig::new(500, 10).with_initializer(ZERO).init(device))),
+                    (
+                        "fc2",
+                        Layer::Linear(
+                            LinearConfig::new(500, 10)
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                 ]);
             }
             Architecture::Cifarnet => {
@@ -118,15 +148,39 @@ impl Architecture {
                     ("relu2", Layer::relu()),
                     ("pool2", pool()),
                     ("flatten", Layer::Flatten(Flatten {})),
-                    ("fc1", Layer::Linear(LinearConfig::new(64 * 8 * 8, 384).with_initializer(ZERO).init(device))),
+                    (
+                        "fc1",
+                        Layer::Linear(
+                            LinearConfig::new(64 * 8 * 8, 384)
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                     ("relu3", Layer::relu()),
-                    ("fc2", Layer::Linear(LinearConfig::new(384, 192).with_initializer(ZERO).init(device))),
+                    (
+                        "fc2",
+                        Layer::Linear(
+                            LinearConfig::new(384, 192)
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                     ("relu4", Layer::relu()),
-                    ("fc3", Layer::Linear(LinearConfig::new(192, 10).with_initializer(ZERO).init(device))),
+                    (
+                        "fc3",
+                        Layer::Linear(
+                            LinearConfig::new(192, 10)
+                                .with_initializer(ZERO)
+                                .init(device),
+                        ),
+                    ),
                 ]);
             }
         }
-        layers.into_iter().map(|(n, l)| (n.to_string(), l)).collect()
+        layers
+            .into_iter()
+            .map(|(n, l)| (n.to_string(), l))
+            .collect()
     }
 }
 

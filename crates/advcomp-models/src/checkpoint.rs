@@ -102,7 +102,9 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The directory has no sidecar.
-    #[error("{dir} is not an advcomp checkpoint: it has no {SIDECAR_FILE} (train one with `advcomp train --out DIR`)")]
+    #[error(
+        "{dir} is not an advcomp checkpoint: it has no {SIDECAR_FILE} (train one with `advcomp train --out DIR`)"
+    )]
     NotACheckpoint {
         /// The directory.
         dir: PathBuf,
@@ -159,13 +161,19 @@ pub enum CheckpointError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io { path: path.to_path_buf(), source }
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
 /// flushed to disk, then renamed over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -219,7 +227,11 @@ impl Checkpoint {
     ) -> Result<Checkpoint, CheckpointError> {
         let found = read_sidecar(dir)?.architecture;
         if found != expected {
-            return Err(CheckpointError::WrongArchitecture { dir: dir.to_path_buf(), expected, found });
+            return Err(CheckpointError::WrongArchitecture {
+                dir: dir.to_path_buf(),
+                expected,
+                found,
+            });
         }
         Self::load(dir, device)
     }
@@ -229,15 +241,16 @@ impl Checkpoint {
 pub fn save(network: &Network, sidecar: &Sidecar, dir: &Path) -> Result<Sidecar, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let weights_path = dir.join(WEIGHTS_FILE);
-    let bytes = network
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| CheckpointError::Weights {
-            path: weights_path.clone(),
-            architecture: network.architecture(),
-            reason: e.to_string(),
-        })?;
+    let bytes =
+        network
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| CheckpointError::Weights {
+                path: weights_path.clone(),
+                architecture: network.architecture(),
+                reason: e.to_string(),
+            })?;
     let bytes: &[u8] = &bytes;
     let mut sidecar = sidecar.clone();
     sidecar.architecture = network.architecture();
@@ -256,16 +269,23 @@ pub fn save(network: &Network, sidecar: &Sidecar, dir: &Path) -> Result<Sidecar,
 pub fn read_sidecar(dir: &Path) -> Result<Sidecar, CheckpointError> {
     let path = dir.join(SIDECAR_FILE);
     if !path.is_file() {
-        return Err(CheckpointError::NotACheckpoint { dir: dir.to_path_buf() });
+        return Err(CheckpointError::NotACheckpoint {
+            dir: dir.to_path_buf(),
+        });
     }
     let text = std::fs::read(&path).map_err(io(&path))?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|source| CheckpointError::BadSidecar { path: path.clone(), source })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| CheckpointError::BadSidecar {
+            path: path.clone(),
+            source,
+        })?;
     let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
     if format != FORMAT {
         return Err(CheckpointError::Unsupported {
             path,
-            reason: format!("`format` is {format:?}, expected {FORMAT:?}: not an advcomp checkpoint"),
+            reason: format!(
+                "`format` is {format:?}, expected {FORMAT:?}: not an advcomp checkpoint"
+            ),
         });
     }
     let version = value.get("format_version").and_then(|v| v.as_u64());

@@ -1,7 +1,7 @@
 //! What an attack sees of a model.
 
-use burn::tensor::Int;
 use burn::Tensor;
+use burn::tensor::Int;
 
 use crate::hook::LayerHook;
 use crate::network::Network;

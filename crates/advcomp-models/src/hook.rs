@@ -82,7 +82,11 @@ impl LayerHook for HookChain<'_> {
 
     fn param(&self, param: &ParamInfo, value: Tensor<1>) -> Tensor<1> {
         self.hooks.iter().fold(value, |v, h| {
-            if h.transforms_params() { h.param(param, v) } else { v }
+            if h.transforms_params() {
+                h.param(param, v)
+            } else {
+                v
+            }
         })
     }
 }

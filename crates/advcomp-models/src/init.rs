@@ -11,8 +11,8 @@
 
 use burn::Tensor;
 use burn::tensor::TensorData;
-use rand::distr::{Distribution, Uniform};
 use rand::SeedableRng;
+use rand::distr::{Distribution, Uniform};
 use rand_chacha::ChaCha8Rng;
 
 use crate::params::{ParamInfo, ParamKind};
@@ -31,7 +31,13 @@ fn fan_in(weight_shape: &[usize]) -> usize {
 /// Draws the initial value of one parameter: `U(-1/√fan_in, 1/√fan_in)` for
 /// weights and biases alike (Kaiming-uniform with gain 1/√3, burn's and
 /// PyTorch's default for these layers).
-pub(crate) fn draw(info: &ParamInfo, weight_shape: &[usize], seed: u64, index: usize, device: &burn::tensor::Device) -> Tensor<1> {
+pub(crate) fn draw(
+    info: &ParamInfo,
+    weight_shape: &[usize],
+    seed: u64,
+    index: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<1> {
     let bound = 1.0 / (fan_in(weight_shape) as f32).sqrt();
     let dist = Uniform::new_inclusive(-bound, bound).expect("finite, ordered bounds");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -1,10 +1,10 @@
 //! One layer of a [`Network`](crate::Network).
 
+use burn::Tensor;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::{Linear, Relu};
-use burn::Tensor;
 
 use crate::activation::Activation;
 

@@ -1,16 +1,16 @@
 //! A network: named layers applied in order, with hooks.
 
+use burn::Tensor;
 use burn::module::{Module, Param, ParamId};
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Device;
-use burn::Tensor;
 
 use crate::activation::Activation;
 use crate::architecture::Architecture;
 use crate::hook::{LayerHook, LayerInfo, NoHook};
 use crate::layer::Layer;
-use crate::params::{flat, unflat, ParamInfo, ParamKind};
+use crate::params::{ParamInfo, ParamKind, flat, unflat};
 
 /// A classifier network built from an [`Architecture`].
 ///
@@ -42,11 +42,19 @@ impl Network {
             .into_iter()
             .enumerate()
             .map(|(index, (name, layer))| {
-                let info = LayerInfo { index, name, kind: layer.kind() };
+                let info = LayerInfo {
+                    index,
+                    name,
+                    kind: layer.kind(),
+                };
                 (info, layer)
             })
             .unzip();
-        Self { layers, infos, architecture }
+        Self {
+            layers,
+            infos,
+            architecture,
+        }
     }
 
     /// Replaces every parameter with its seeded initial value, under a

@@ -1,8 +1,8 @@
 //! Turning dataset rows into tensors, and the order they are visited in.
 
 use advcomp_data::Dataset;
-use burn::tensor::{Device, Int, TensorData};
 use burn::Tensor;
+use burn::tensor::{Device, Int, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -30,7 +30,8 @@ pub fn labels(data: &Dataset, indices: &[usize], device: &Device) -> Tensor<1, I
 /// every run with the same seed repeats exactly, on any platform.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     order.shuffle(&mut rng);
     order
 }

@@ -28,12 +28,19 @@ pub enum OptimizerConfig {
 impl OptimizerConfig {
     /// SGD with momentum 0.9, the pruning literature's choice for LeNet-5.
     pub fn sgd() -> Self {
-        OptimizerConfig::Sgd { momentum: 0.9, nesterov: false }
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+        }
     }
 
     /// Adam with the paper's defaults (β₁ 0.9, β₂ 0.999, ε 1e-8).
     pub fn adam() -> Self {
-        OptimizerConfig::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }
+        OptimizerConfig::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        }
     }
 
     /// The name used on the command line.
@@ -91,10 +98,16 @@ impl TrainConfig {
             return Err("batch_size must be at least 1".into());
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(format!("learning_rate must be a positive number, got {}", self.learning_rate));
+            return Err(format!(
+                "learning_rate must be a positive number, got {}",
+                self.learning_rate
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!("weight_decay must be >= 0, got {}", self.weight_decay));
+            return Err(format!(
+                "weight_decay must be >= 0, got {}",
+                self.weight_decay
+            ));
         }
         match self.optimizer {
             OptimizerConfig::Sgd { momentum, .. } if !(0.0..1.0).contains(&momentum) => {
@@ -103,7 +116,9 @@ impl TrainConfig {
             OptimizerConfig::Adam { beta1, beta2, .. }
                 if !(0.0..1.0).contains(&beta1) || !(0.0..1.0).contains(&beta2) =>
             {
-                return Err(format!("adam betas must be in [0, 1), got {beta1}, {beta2}"));
+                return Err(format!(
+                    "adam betas must be in [0, 1), got {beta1}, {beta2}"
+                ));
             }
             _ => {}
         }

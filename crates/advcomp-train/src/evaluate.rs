@@ -45,9 +45,15 @@ pub fn evaluate(
         let images = batch::images(data, chunk, device);
         let targets = batch::labels(data, chunk, device);
         let logits = classifier.logits(images);
-        let loss = loss_fn.forward(logits.clone(), targets).into_scalar::<f32>();
+        let loss = loss_fn
+            .forward(logits.clone(), targets)
+            .into_scalar::<f32>();
         loss_sum += f64::from(loss) * chunk.len() as f64;
-        let predicted = logits.argmax(1).into_data().try_into_vec_as::<i64>().expect("argmax yields integers");
+        let predicted = logits
+            .argmax(1)
+            .into_data()
+            .try_into_vec_as::<i64>()
+            .expect("argmax yields integers");
         for (&i, &p) in chunk.iter().zip(&predicted) {
             let truth = usize::from(data.labels[i]);
             per_class_total[truth] += 1;
@@ -62,7 +68,11 @@ pub fn evaluate(
         total,
         correct,
         accuracy: ratio(correct, total),
-        loss: if total == 0 { 0.0 } else { loss_sum / total as f64 },
+        loss: if total == 0 {
+            0.0
+        } else {
+            loss_sum / total as f64
+        },
         per_class_accuracy: per_class_correct
             .iter()
             .zip(&per_class_total)

@@ -157,7 +157,12 @@ pub fn train_to_checkpoint(
     let network = Network::new(architecture, &device.clone().autodiff(), config.seed);
     let (network, report) = trainer.fit(network, &train, device, &mut (), observer)?;
     let network = network.valid();
-    let eval = evaluate(&network, &test, &device.clone().without_autodiff(), EVAL_BATCH);
+    let eval = evaluate(
+        &network,
+        &test,
+        &device.clone().without_autodiff(),
+        EVAL_BATCH,
+    );
     let metrics = Metrics::new(architecture, split, &test, eval);
 
     let mut sidecar = Sidecar::new(&network, config.seed);
@@ -176,12 +181,21 @@ pub fn train_to_checkpoint(
     let mut log = serde_json::to_string_pretty(&report).expect("reports serialise");
     log.push('\n');
     write(&out.join(TRAIN_LOG_FILE), log.as_bytes())?;
-    Ok(TrainOutcome { network, sidecar, metrics, report })
+    Ok(TrainOutcome {
+        network,
+        sidecar,
+        metrics,
+        report,
+    })
 }
 
 /// Loads the checkpoint in `dir` and evaluates it on `split`'s test set,
 /// limited as it was when trained (so the numbers are comparable).
-pub fn evaluate_checkpoint(dir: &Path, split: &Split, device: &Device) -> Result<(Checkpoint, Metrics), JobError> {
+pub fn evaluate_checkpoint(
+    dir: &Path,
+    split: &Split,
+    device: &Device,
+) -> Result<(Checkpoint, Metrics), JobError> {
     let device = device.clone().without_autodiff();
     let checkpoint = Checkpoint::load(dir, &device)?;
     let limits: Limits = checkpoint
@@ -194,9 +208,18 @@ pub fn evaluate_checkpoint(dir: &Path, split: &Split, device: &Device) -> Result
     let network = checkpoint.network.valid();
     let eval = evaluate(&network, &test, &device, EVAL_BATCH);
     let metrics = Metrics::new(network.architecture(), split, &test, eval);
-    Ok((Checkpoint { network, sidecar: checkpoint.sidecar }, metrics))
+    Ok((
+        Checkpoint {
+            network,
+            sidecar: checkpoint.sidecar,
+        },
+        metrics,
+    ))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), JobError> {
-    checkpoint::write_atomic(path, bytes).map_err(|source| JobError::Io { path: path.to_path_buf(), source })
+    checkpoint::write_atomic(path, bytes).map_err(|source| JobError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -73,14 +73,22 @@ mod tests {
 
     #[test]
     fn step_decays_every_n_epochs() {
-        let s = LrSchedule::Step { every: 2, gamma: 0.5 };
+        let s = LrSchedule::Step {
+            every: 2,
+            gamma: 0.5,
+        };
         let rates: Vec<f64> = (0..5).map(|e| s.rate(1.0, e, 5)).collect();
         assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25]);
     }
 
     #[test]
     fn bad_parameters_are_named() {
-        let err = LrSchedule::Step { every: 0, gamma: 0.5 }.validate().unwrap_err();
+        let err = LrSchedule::Step {
+            every: 0,
+            gamma: 0.5,
+        }
+        .validate()
+        .unwrap_err();
         assert!(err.contains("every"));
     }
 }

@@ -4,13 +4,13 @@ use std::time::Instant;
 
 use advcomp_data::Dataset;
 use advcomp_models::{LayerHook, Network};
+use burn::Tensor;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Device;
-use burn::Tensor;
 
 use crate::batch;
 use crate::config::{OptimizerConfig, TrainConfig};
@@ -96,7 +96,9 @@ pub enum TrainError {
     #[error("invalid training configuration: {0}")]
     Config(String),
     /// The data does not fit the network.
-    #[error("{architecture} expects images of shape {expected:?}, but the {dataset} data has {found:?}")]
+    #[error(
+        "{architecture} expects images of shape {expected:?}, but the {dataset} data has {found:?}"
+    )]
     ShapeMismatch {
         /// The network's architecture name.
         architecture: String,
@@ -168,7 +170,11 @@ impl Trainer {
                 }))
                 .with_weight_decay(decay)
                 .init(),
-            OptimizerConfig::Adam { beta1, beta2, epsilon } => AdamConfig::new()
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+            } => AdamConfig::new()
                 .with_beta_1(beta1 as f32)
                 .with_beta_2(beta2 as f32)
                 .with_epsilon(epsilon as f32)
@@ -216,7 +222,12 @@ impl Trainer {
                 if let Some(extra) = hooks.extra_loss(&logits) {
                     loss = loss + extra;
                 }
-                let hits = logits.argmax(1).squeeze_dim::<1>(1).equal(targets).int().sum();
+                let hits = logits
+                    .argmax(1)
+                    .squeeze_dim::<1>(1)
+                    .equal(targets)
+                    .int()
+                    .sum();
                 let grads = GradientsParams::from_grads(loss.backward(), &network);
                 network = optimizer.step(lr, network, grads);
                 network = hooks.after_step(network);
@@ -224,7 +235,10 @@ impl Trainer {
                 // done; it also lets us stop on divergence at once.
                 let loss_value = loss.into_scalar::<f32>();
                 if !loss_value.is_finite() {
-                    return Err(TrainError::Diverged { epoch, loss: f64::from(loss_value) });
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        loss: f64::from(loss_value),
+                    });
                 }
                 loss_sum += f64::from(loss_value) * rows.len() as f64;
                 correct += hits.into_scalar::<i64>() as usize;
@@ -250,6 +264,13 @@ impl Trainer {
         }
         let seconds = started.elapsed().as_secs_f64();
         let images_per_second = (cfg.epochs * data.len()) as f64 / seconds.max(1e-9);
-        Ok((network, TrainReport { epochs, seconds, images_per_second }))
+        Ok((
+            network,
+            TrainReport {
+                epochs,
+                seconds,
+                images_per_second,
+            },
+        ))
     }
 }

@@ -9,7 +9,11 @@ use crate::cli::DataCommand;
 
 pub fn run(command: DataCommand, quiet: bool) -> Result<()> {
     match command {
-        DataCommand::Fetch { dataset, dir, mirror } => {
+        DataCommand::Fetch {
+            dataset,
+            dir,
+            mirror,
+        } => {
             let kind = DatasetKind::from(dataset);
             let dest = dir.unwrap_or_else(|| default_fetch_dir(kind));
             let options = FetchOptions {

@@ -45,7 +45,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
         );
         let names = dataset.class_names();
         println!("{:>12}  {:>8}  {:>6}", "class", "accuracy", "images");
-        for (i, (acc, total)) in metrics.per_class_accuracy.iter().zip(&metrics.per_class_total).enumerate() {
+        for (i, (acc, total)) in metrics
+            .per_class_accuracy
+            .iter()
+            .zip(&metrics.per_class_total)
+            .enumerate()
+        {
             println!("{:>12}  {:>7.2}%  {:>6}", names[i], 100.0 * acc, total);
         }
     }

@@ -10,31 +10,45 @@ use crate::progress::TrainProgress;
 
 pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
     let architecture = Architecture::from(args.model);
-    let dataset = args.dataset.map(DatasetKind::from).unwrap_or(match architecture {
-        Architecture::Lenet5 => DatasetKind::Mnist,
-        Architecture::Cifarnet => DatasetKind::Cifar10,
-    });
+    let dataset = args
+        .dataset
+        .map(DatasetKind::from)
+        .unwrap_or(match architecture {
+            Architecture::Lenet5 => DatasetKind::Mnist,
+            Architecture::Cifarnet => DatasetKind::Cifar10,
+        });
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         schedule: match args.schedule {
             ScheduleArg::Constant => LrSchedule::Constant,
-            ScheduleArg::Step => LrSchedule::Step { every: args.step_every, gamma: args.gamma },
+            ScheduleArg::Step => LrSchedule::Step {
+                every: args.step_every,
+                gamma: args.gamma,
+            },
             ScheduleArg::Cosine => LrSchedule::Cosine { min_lr: 0.0 },
         },
         optimizer: match args.optimizer {
-            OptimizerArg::Sgd => OptimizerConfig::Sgd { momentum: args.momentum, nesterov: args.nesterov },
+            OptimizerArg::Sgd => OptimizerConfig::Sgd {
+                momentum: args.momentum,
+                nesterov: args.nesterov,
+            },
             OptimizerArg::Adam => OptimizerConfig::adam(),
         },
         weight_decay: args.weight_decay,
         seed: args.seed,
     };
     // Check the configuration before the (slow) data load.
-    config.validate().map_err(|e| miette::miette!("invalid training configuration: {e}"))?;
+    config
+        .validate()
+        .map_err(|e| miette::miette!("invalid training configuration: {e}"))?;
     let (backend, device) = super::device(&args.run.backend)?;
     let split = super::load_split(dataset, args.run.data.as_deref())?;
-    let limits = Limits { train: args.train_limit, test: args.test_limit };
+    let limits = Limits {
+        train: args.train_limit,
+        test: args.test_limit,
+    };
     let mut progress = TrainProgress::new(quiet);
     let outcome = advcomp_train::train_to_checkpoint(
         architecture,
