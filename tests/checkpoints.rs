@@ -20,6 +20,16 @@ fn redact(err: &CheckpointError, dir: &Path) -> String {
     err.to_string().replace(&dir.display().to_string(), "[DIR]")
 }
 
+/// Swaps in other weights and updates the sidecar's hash to match, so only
+/// the weights themselves can be found wrong.
+fn replace_weights(dir: &Path, bytes: &[u8]) {
+    std::fs::write(dir.join(checkpoint::WEIGHTS_FILE), bytes).unwrap();
+    let mut sidecar = checkpoint::read_sidecar(dir).unwrap();
+    sidecar.weights_sha256 = checkpoint::sha256_hex(bytes);
+    let json = serde_json::to_vec(&sidecar).unwrap();
+    std::fs::write(dir.join(checkpoint::SIDECAR_FILE), json).unwrap();
+}
+
 #[test]
 fn round_trip_gives_identical_outputs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -56,17 +66,8 @@ fn corrupt_weights_are_reported_with_both_hashes() {
 fn garbage_with_a_matching_hash_is_a_weights_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     saved(tmp.path(), Architecture::Lenet5);
-    let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
-    let garbage = b"this is not a burnpack file".to_vec();
-    std::fs::write(&weights, &garbage).unwrap();
-    // Make the sidecar agree with the garbage so the burnpack reader itself is exercised.
-    let mut sidecar = checkpoint::read_sidecar(tmp.path()).unwrap();
-    sidecar.weights_sha256 = checkpoint::sha256_hex(&garbage);
-    std::fs::write(
-        tmp.path().join(checkpoint::SIDECAR_FILE),
-        serde_json::to_vec(&sidecar).unwrap(),
-    )
-    .unwrap();
+    // The sidecar agrees with the garbage, so the burnpack reader itself is exercised.
+    replace_weights(tmp.path(), b"this is not a burnpack file");
     let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
     assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
 }
@@ -87,14 +88,7 @@ fn weights_of_another_architecture_under_a_lying_sidecar_are_rejected() {
     saved(lenet.path(), Architecture::Lenet5);
     saved(cifar.path(), Architecture::Cifarnet);
     let bytes = std::fs::read(cifar.path().join(checkpoint::WEIGHTS_FILE)).unwrap();
-    std::fs::write(lenet.path().join(checkpoint::WEIGHTS_FILE), &bytes).unwrap();
-    let mut sidecar = checkpoint::read_sidecar(lenet.path()).unwrap();
-    sidecar.weights_sha256 = checkpoint::sha256_hex(&bytes);
-    std::fs::write(
-        lenet.path().join(checkpoint::SIDECAR_FILE),
-        serde_json::to_vec(&sidecar).unwrap(),
-    )
-    .unwrap();
+    replace_weights(lenet.path(), &bytes);
     let err = Checkpoint::load(lenet.path(), &cpu()).unwrap_err();
     assert!(matches!(err, CheckpointError::Weights { .. }), "{err}");
     assert!(
