@@ -46,6 +46,13 @@ pub enum Command {
     /// Prints accuracy and per-class accuracy; with --json, prints exactly
     /// what the checkpoint's metrics.json holds when the data is the same.
     Eval(EvalArgs),
+    /// Attack a checkpoint's test images; write the adversarial set and metrics.
+    ///
+    /// Writes DIR/adversarial-images.idx (float32 IDX, [n, c, h, w] in [0,1]),
+    /// DIR/labels.idx (true labels), DIR/success.idx (1 where the attack
+    /// succeeded) and DIR/metrics.json (success rate, accuracy under attack,
+    /// L0/L2/L∞ norms of successful perturbations, gradient evaluations).
+    Attack(AttackArgs),
     /// Find, inspect and download datasets.
     Data {
         #[command(subcommand)]
@@ -129,6 +136,33 @@ pub struct EvalArgs {
     /// Print the metrics as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AttackArgs {
+    /// List the registered attacks (plugins included) with their parameters and defaults.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
+    /// Checkpoint directory of the model to attack.
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub model: Option<PathBuf>,
+    /// Attack name, e.g. fgsm, ifgsm, pgd, pgd_l2, mifgsm, deepfool, cw_l2, jsma, square.
+    #[arg(long, required_unless_present = "list")]
+    pub attack: Option<String>,
+    /// Attack parameter as NAME=VALUE (repeatable), e.g. --param epsilon=0.1.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Number of test images to attack (evenly spaced over the test set).
+    #[arg(long, default_value_t = 1000)]
+    pub n: usize,
+    /// Images per attack batch.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }

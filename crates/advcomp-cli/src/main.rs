@@ -2,6 +2,9 @@
 //! versions. This binary only wires the library crates together; see
 //! `docs/architecture.md` for where each piece lives.
 
+// Linking an attack plugin is all it takes to register it (docs/plugins.md).
+use advcomp_square as _;
+
 mod cli;
 mod commands;
 mod progress;

@@ -64,3 +64,20 @@ impl TrainObserver for TrainProgress {
         }
     }
 }
+
+/// A plain progress bar of `len` steps, hidden when quiet or not a terminal.
+pub fn bar(len: usize, quiet: bool, prefix: &'static str) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}

@@ -213,3 +213,124 @@ fn data_info_finds_the_bundled_sample() {
         "{out}"
     );
 }
+
+#[test]
+fn attack_list_includes_the_square_plugin_and_every_builtin() {
+    let o = advcomp(&["attack", "--list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for name in [
+        "fgsm",
+        "ifgsm",
+        "pgd",
+        "pgd_l2",
+        "mifgsm",
+        "deepfool",
+        "deepfool_linf",
+        "cw_l2",
+        "jsma",
+        "square",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("p_init"),
+        "square's parameters are listed:\n{out}"
+    );
+}
+
+#[test]
+fn attack_writes_the_adversarial_set_and_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    let out = tmp.path().join("fgsm");
+    let data = bundled();
+    let data = data.to_str().unwrap();
+    let trained = advcomp(&[
+        "train",
+        "--model",
+        "lenet5",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1000",
+        "--test-limit",
+        "100",
+        "--data",
+        data,
+        "--out",
+        model.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let attacked = advcomp(&[
+        "attack",
+        "--model",
+        model.to_str().unwrap(),
+        "--attack",
+        "fgsm",
+        "--param",
+        "epsilon=0.2",
+        "--n",
+        "40",
+        "--batch-size",
+        "16",
+        "--data",
+        data,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(attacked.status.success(), "{}", stderr(&attacked));
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["attack"], "fgsm");
+    assert_eq!(metrics["params"]["epsilon"], 0.2);
+    assert_eq!(metrics["summary"]["samples"], 40);
+    let rate = metrics["summary"]["success_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate), "{metrics}");
+    let linf = metrics["summary"]["linf"]["mean"].as_f64().unwrap_or(0.0);
+    assert!(linf <= 0.2 + 1e-6, "{metrics}");
+    // IDX sizes: header + payload.
+    let images = std::fs::read(out.join("adversarial-images.idx")).unwrap();
+    assert_eq!(&images[..4], &[0, 0, 0x0D, 4]);
+    assert_eq!(images.len(), 4 + 4 * 4 + 4 * 40 * 28 * 28);
+    assert_eq!(std::fs::read(out.join("labels.idx")).unwrap().len(), 8 + 40);
+    assert_eq!(
+        std::fs::read(out.join("success.idx")).unwrap().len(),
+        8 + 40
+    );
+}
+
+#[test]
+fn attack_names_and_params_are_checked_with_suggestions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    fails_with(
+        &["attack", "--model", t, "--attack", "pgdd", "--out", t],
+        &["pgdd", "pgd"],
+    );
+    fails_with(
+        &[
+            "attack",
+            "--model",
+            t,
+            "--attack",
+            "fgsm",
+            "--param",
+            "epsilonn=0.1",
+            "--out",
+            t,
+        ],
+        &["epsilonn", "epsilon"],
+    );
+    fails_with(
+        &[
+            "attack", "--model", t, "--attack", "fgsm", "--param", "epsilon", "--out", t,
+        ],
+        &["NAME=VALUE"],
+    );
+}

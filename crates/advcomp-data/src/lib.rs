@@ -25,6 +25,7 @@ pub mod dataset;
 pub mod error;
 mod extract;
 pub mod fetch;
+pub mod idx_write;
 pub mod kind;
 pub mod locate;
 pub mod mnist;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod attack;
 mod data;
 mod eval;
 mod train;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args, quiet),
         Command::Eval(args) => eval::run(args),
+        Command::Attack(args) => attack::run(args, quiet),
         Command::Data { command } => data::run(command, quiet),
     }
 }

@@ -1,0 +1,142 @@
+//! Iterative FGSM, a.k.a. the Basic Iterative Method (BIM).
+//!
+//! Kurakin, Goodfellow & Bengio, *Adversarial Examples in the Physical
+//! World*, ICLR 2017 workshop (arXiv:1607.02533), §2.1:
+//! `x₀ = x`, `x_{n+1} = Clip_{x,ε}(x_n + α · sign(∇ₓ J(x_n, y)))`, with
+//! `α = 1` grey level (1/255 here, pixels being in `[0,1]`) and
+//! `min(ε + 4, 1.25 ε)` iterations for ε in grey levels, i.e.
+//! `⌊min(255 ε + 4, 1.25 · 255 ε)⌋` for ε in `[0,1]` units (truncated, as
+//! torchattacks does). Targeted (their "iterative least-likely class"
+//! method, with a chosen class): descend `J(x, t)` instead.
+//!
+//! Default ε = 0.3 (the MNIST L∞ budget shared by every L∞ attack here),
+//! which gives 80 steps of 1/255.
+
+use advcomp_models::Classifier;
+use burn::Tensor;
+use burn::tensor::{Device, Int};
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{Attack, AttackError, AttackOutput, Norm};
+use crate::context::prepare;
+use crate::ops;
+use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+
+/// I-FGSM / BIM hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IfgsmConfig {
+    /// L∞ budget in `[0,1]` pixel units. Default 0.3.
+    pub epsilon: f64,
+    /// Step size α. Default 1/255 (one grey level, Kurakin et al.).
+    pub step_size: f64,
+    /// Iterations; `None` (default) means Kurakin et al.'s
+    /// `⌊min(255 ε + 4, 1.25 · 255 ε)⌋` (at least 1).
+    pub steps: Option<usize>,
+}
+
+impl Default for IfgsmConfig {
+    fn default() -> Self {
+        Self {
+            epsilon: 0.3,
+            step_size: 1.0 / 255.0,
+            steps: None,
+        }
+    }
+}
+
+impl IfgsmConfig {
+    /// The number of iterations this configuration runs.
+    pub fn iterations(&self) -> usize {
+        self.steps.unwrap_or_else(|| {
+            let grey = 255.0 * self.epsilon;
+            ((grey + 4.0).min(1.25 * grey).floor() as usize).max(1)
+        })
+    }
+}
+
+impl AttackConfig for IfgsmConfig {
+    fn validate(&self) -> Result<(), ParamError> {
+        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
+        check::positive("step_size", self.step_size)?;
+        if let Some(steps) = self.steps {
+            check::at_least_one("steps", steps)?;
+        }
+        Ok(())
+    }
+}
+
+/// The I-FGSM / BIM attack.
+#[derive(Debug, Clone)]
+pub struct Ifgsm {
+    config: IfgsmConfig,
+}
+
+impl Ifgsm {
+    /// I-FGSM with `config`.
+    pub fn new(config: IfgsmConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Attack for Ifgsm {
+    fn name(&self) -> &str {
+        "ifgsm"
+    }
+
+    fn norm(&self) -> Norm {
+        Norm::Linf
+    }
+
+    fn epsilon(&self) -> Option<f64> {
+        Some(self.config.epsilon)
+    }
+
+    fn supports_targeted(&self) -> bool {
+        true
+    }
+
+    fn run(
+        &self,
+        model: &dyn Classifier,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        targets: Option<Tensor<1, Int>>,
+        device: &Device,
+    ) -> Result<AttackOutput, AttackError> {
+        let mut p = prepare(self, model, images, labels, targets, device)?;
+        let epsilon = self.config.epsilon as f32;
+        let alpha = self.config.step_size as f32;
+        let mut x = p.images.clone();
+        for _ in 0..self.config.iterations() {
+            let goal = &p.goal;
+            let (_, gradient) = p
+                .context
+                .gradient(x.clone(), |logits| goal.loss(logits).sum());
+            x = ops::clip_linf(
+                x + gradient.sign().mul_scalar(alpha),
+                p.images.clone(),
+                epsilon,
+            );
+        }
+        Ok(p.context.finish(x, &p.goal))
+    }
+}
+
+inventory::submit! {
+    Registration {
+        name: "ifgsm",
+        aliases: &["bim", "i_fgsm"],
+        norm: Norm::Linf,
+        targeted: true,
+        summary: "iterated FGSM steps of one grey level, clipped to the epsilon-ball",
+        paper: "Kurakin, Goodfellow & Bengio, Adversarial Examples in the Physical World, ICLR 2017 workshop",
+        params: &[
+            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
+            ParamDoc { name: "step_size", doc: "step alpha per iteration (1/255 = one grey level)" },
+            ParamDoc { name: "steps", doc: "iterations; null = floor(min(255*eps + 4, 1.25*255*eps))" },
+        ],
+        defaults: registry::defaults_of::<IfgsmConfig>,
+        build: |p| Ok(Box::new(Ifgsm::new(registry::parse(p)?))),
+    }
+}

@@ -1,0 +1,138 @@
+//! Momentum Iterative FGSM.
+//!
+//! Dong, Liao, Pang, Su, Zhu, Hu & Li, *Boosting Adversarial Attacks with
+//! Momentum*, CVPR 2018 (arXiv:1710.06081), Algorithm 1:
+//! `g_{t+1} = μ · g_t + ∇ₓJ(x_t, y) / ‖∇ₓJ(x_t, y)‖₁`,
+//! `x_{t+1} = Clip_{x,ε}(x_t + α · sign(g_{t+1}))`, `α = ε / T`, `g₀ = 0`.
+//! Targeted: descend `J(x, t)`.
+//!
+//! Defaults: decay μ = 1.0 and T = 10 iterations (the paper's), α = ε / T,
+//! ε = 0.3 (the MNIST L∞ budget shared by every L∞ attack here; the paper's
+//! ImageNet ε is 16/255).
+
+use advcomp_models::Classifier;
+use burn::Tensor;
+use burn::tensor::{Device, Int};
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{Attack, AttackError, AttackOutput, Norm};
+use crate::context::prepare;
+use crate::ops;
+use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+
+/// MI-FGSM hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MifgsmConfig {
+    /// L∞ budget in `[0,1]` pixel units. Default 0.3.
+    pub epsilon: f64,
+    /// Iterations T. Default 10.
+    pub steps: usize,
+    /// Momentum decay μ. Default 1.0.
+    pub decay: f64,
+    /// Step size α; `None` (default) means `ε / steps`.
+    pub step_size: Option<f64>,
+}
+
+impl Default for MifgsmConfig {
+    fn default() -> Self {
+        Self {
+            epsilon: 0.3,
+            steps: 10,
+            decay: 1.0,
+            step_size: None,
+        }
+    }
+}
+
+impl AttackConfig for MifgsmConfig {
+    fn validate(&self) -> Result<(), ParamError> {
+        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
+        check::at_least_one("steps", self.steps)?;
+        check::non_negative("decay", self.decay)?;
+        if let Some(alpha) = self.step_size {
+            check::positive("step_size", alpha)?;
+        }
+        Ok(())
+    }
+}
+
+/// The MI-FGSM attack.
+#[derive(Debug, Clone)]
+pub struct Mifgsm {
+    config: MifgsmConfig,
+}
+
+impl Mifgsm {
+    /// MI-FGSM with `config`.
+    pub fn new(config: MifgsmConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Attack for Mifgsm {
+    fn name(&self) -> &str {
+        "mifgsm"
+    }
+
+    fn norm(&self) -> Norm {
+        Norm::Linf
+    }
+
+    fn epsilon(&self) -> Option<f64> {
+        Some(self.config.epsilon)
+    }
+
+    fn supports_targeted(&self) -> bool {
+        true
+    }
+
+    fn run(
+        &self,
+        model: &dyn Classifier,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        targets: Option<Tensor<1, Int>>,
+        device: &Device,
+    ) -> Result<AttackOutput, AttackError> {
+        let c = &self.config;
+        let mut p = prepare(self, model, images, labels, targets, device)?;
+        let epsilon = c.epsilon as f32;
+        let alpha = c.step_size.unwrap_or(c.epsilon / c.steps as f64) as f32;
+        let mut x = p.images.clone();
+        let mut momentum = x.zeros_like();
+        for _ in 0..c.steps {
+            let goal = &p.goal;
+            let (_, gradient) = p
+                .context
+                .gradient(x.clone(), |logits| goal.loss(logits).sum());
+            let l1 = ops::l1_norm(gradient.clone()).add_scalar(ops::TINY);
+            momentum = momentum.mul_scalar(c.decay as f32) + gradient / ops::per_sample(l1);
+            x = ops::clip_linf(
+                x + momentum.clone().sign().mul_scalar(alpha),
+                p.images.clone(),
+                epsilon,
+            );
+        }
+        Ok(p.context.finish(x, &p.goal))
+    }
+}
+
+inventory::submit! {
+    Registration {
+        name: "mifgsm",
+        aliases: &["mi_fgsm"],
+        norm: Norm::Linf,
+        targeted: true,
+        summary: "iterated FGSM with an L1-normalised gradient momentum",
+        paper: "Dong, Liao, Pang, Su, Zhu, Hu & Li, Boosting Adversarial Attacks with Momentum, CVPR 2018",
+        params: &[
+            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
+            ParamDoc { name: "steps", doc: "iterations T" },
+            ParamDoc { name: "decay", doc: "momentum decay factor mu" },
+            ParamDoc { name: "step_size", doc: "step alpha per iteration; null = epsilon / steps" },
+        ],
+        defaults: registry::defaults_of::<MifgsmConfig>,
+        build: |p| Ok(Box::new(Mifgsm::new(registry::parse(p)?))),
+    }
+}

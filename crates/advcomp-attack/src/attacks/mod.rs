@@ -1,0 +1,18 @@
+//! The built-in attacks, one module each, each citing its paper and stating
+//! its defaults. Each registers itself by name with the [registry](crate::registry).
+
+pub mod cw;
+pub mod deepfool;
+pub mod fgsm;
+pub mod ifgsm;
+pub mod jsma;
+pub mod mifgsm;
+pub mod pgd;
+
+pub use cw::{CarliniWagner, CwConfig};
+pub use deepfool::{DeepFool, DeepFoolConfig};
+pub use fgsm::{Fgsm, FgsmConfig};
+pub use ifgsm::{Ifgsm, IfgsmConfig};
+pub use jsma::{Jsma, JsmaConfig};
+pub use mifgsm::{Mifgsm, MifgsmConfig};
+pub use pgd::{Pgd, PgdConfig, PgdL2Config};

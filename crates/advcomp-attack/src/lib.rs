@@ -1,0 +1,40 @@
+//! Adversarial attacks for advcomp, behind one calling convention.
+//!
+//! - [`attack`]: the [`Attack`] trait — Foolbox's single calling convention:
+//!   a differentiable [`Classifier`](advcomp_models::Classifier) of `[0,1]`
+//!   images, a batch, its labels, optional targets and the device in; the
+//!   adversarial batch (clipped to `[0,1]`), a per-sample success mask and
+//!   [`Counters`] out.
+//! - [`registry`]: attacks by name (`"pgd"`, `"cw_l2"`, …), built from a
+//!   JSON map of parameters. Other crates add attacks with
+//!   [`inventory::submit!`] of a [`Registration`], without editing this one
+//!   (see `docs/plugins.md`).
+//! - [`attacks`]: the built-in attacks, one module each — FGSM, I-FGSM/BIM,
+//!   PGD (L∞, L2), MI-FGSM, DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
+//! - [`metrics`]: success rate, accuracy under attack, perturbation norms
+//!   and cost, per sample and aggregated.
+//! - [`context`], [`goal`], [`ops`]: the plumbing attacks share (input
+//!   checks, counted model calls, input gradients, success criteria, batched
+//!   tensor helpers), public so that plugin attacks can use it too.
+
+pub mod attack;
+pub mod attacks;
+pub mod context;
+pub mod goal;
+pub mod metrics;
+pub mod ops;
+pub mod registry;
+
+pub use attack::{Attack, AttackError, AttackOutput, Counters, Norm};
+pub use context::{AttackContext, Prepared, prepare};
+pub use goal::Goal;
+pub use metrics::{AttackSummary, NormStats, SampleMetrics};
+pub use registry::{
+    AttackConfig, ParamDoc, ParamError, ParamInfo, Registration, RegistryError, build, find,
+    registrations,
+};
+
+/// Re-exported so that plugin crates can register attacks with
+/// `advcomp_attack::inventory::submit!` without depending on `inventory`
+/// themselves.
+pub use inventory;

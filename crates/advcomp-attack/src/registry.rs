@@ -1,0 +1,375 @@
+//! Attacks by name, open to other crates.
+//!
+//! Every attack submits one [`Registration`] with
+//! [`inventory::submit!`](crate::inventory::submit) — the built-in ones in
+//! their modules, plugin crates in theirs — and [`build`] finds it by name and
+//! makes the attack from a JSON map of parameters. No advcomp crate needs
+//! editing to add an attack; the plugin crate only has to be linked into the
+//! binary (see `docs/plugins.md`).
+//!
+//! Names are matched case-insensitively with `-` and `_` interchangeable
+//! (`PGD-L2` finds `pgd_l2`). An unknown name lists the known ones and
+//! suggests the nearest by edit distance; an unknown or ill-typed parameter
+//! names the field.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::attack::{Attack, Norm};
+
+/// One parameter of an attack, for `advcomp attack --list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamDoc {
+    /// The field name in the parameter map (`"epsilon"`).
+    pub name: &'static str,
+    /// What it means, with its unit.
+    pub doc: &'static str,
+}
+
+/// A parameter with its default, as [`Registration::describe`] lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamInfo {
+    /// Field name.
+    pub name: &'static str,
+    /// What it means.
+    pub doc: &'static str,
+    /// The default value (`null` for "computed from the others", as documented).
+    pub default: Value,
+}
+
+/// How an attack is found and built. Submit one per attack name with
+/// [`inventory::submit!`](crate::inventory::submit).
+#[derive(Debug)]
+pub struct Registration {
+    /// The registry name (lower case, `_` between words): `"pgd_l2"`.
+    pub name: &'static str,
+    /// Other names that find the same attack (`"bim"` for `"ifgsm"`).
+    pub aliases: &'static [&'static str],
+    /// The norm the attack bounds or minimises.
+    pub norm: Norm,
+    /// Whether it accepts target labels.
+    pub targeted: bool,
+    /// One line: what the attack does.
+    pub summary: &'static str,
+    /// The paper it implements.
+    pub paper: &'static str,
+    /// Every parameter, in the order to list them.
+    pub params: &'static [ParamDoc],
+    /// The default parameters as a JSON map (usually [`defaults_of`]).
+    pub defaults: fn() -> Value,
+    /// Builds the attack from a JSON map of parameters; missing ones take
+    /// their defaults (usually via [`parse`]).
+    pub build: fn(&Value) -> Result<Box<dyn Attack>, ParamError>,
+}
+
+inventory::collect!(Registration);
+
+impl Registration {
+    /// Each parameter with its documentation and default value.
+    pub fn describe(&self) -> Vec<ParamInfo> {
+        let defaults = (self.defaults)();
+        self.params
+            .iter()
+            .map(|p| ParamInfo {
+                name: p.name,
+                doc: p.doc,
+                default: defaults.get(p.name).cloned().unwrap_or(Value::Null),
+            })
+            .collect()
+    }
+
+    /// Builds the attack from `params` (a JSON map or `null`).
+    pub fn build(&self, params: &Value) -> Result<Box<dyn Attack>, RegistryError> {
+        (self.build)(params).map_err(|source| RegistryError::Params {
+            attack: self.name.to_string(),
+            source,
+        })
+    }
+
+    fn answers_to(&self, key: &str) -> bool {
+        normalize(self.name) == key || self.aliases.iter().any(|a| normalize(a) == key)
+    }
+}
+
+/// Why a parameter map was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// The map has a key the attack does not know.
+    #[error("unknown parameter `{field}`{}; known parameters: {}", did_you_mean(.suggestion), .known.join(", "))]
+    Unknown {
+        /// The key given.
+        field: String,
+        /// The attack's parameters.
+        known: Vec<String>,
+        /// The nearest known parameter, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A value has the wrong type or is out of range.
+    #[error("parameter `{field}`: {message}")]
+    Invalid {
+        /// The parameter at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The parameters are not a map.
+    #[error("parameters must be a map from names to values, got {found}")]
+    NotAMap {
+        /// What was given instead.
+        found: String,
+    },
+}
+
+impl ParamError {
+    /// An out-of-range value of `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ParamError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why an attack could not be found or built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RegistryError {
+    /// No attack has this name.
+    #[error("unknown attack `{name}`{}; known attacks: {}", did_you_mean(.suggestion), .known.join(", "))]
+    UnknownAttack {
+        /// The name asked for.
+        name: String,
+        /// Every registered attack's name, sorted (aliases left out).
+        known: Vec<String>,
+        /// The nearest known name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// The attack exists but its parameters are wrong.
+    #[error("attack `{attack}`: {source}")]
+    Params {
+        /// The attack's name.
+        attack: String,
+        /// What is wrong with the parameters.
+        source: ParamError,
+    },
+    /// Two linked crates registered the same name.
+    #[error("attack name `{name}` is registered more than once (by {}); unlink one of the crates", .by.join(" and "))]
+    Duplicate {
+        /// The contested name.
+        name: String,
+        /// The summaries of the registrations that claim it.
+        by: Vec<String>,
+    },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Attack names are matched case-insensitively, `-` and `_` alike.
+fn normalize(name: &str) -> String {
+    name.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// The nearest of `candidates` to `given` by edit distance, if it is close
+/// enough to be a plausible typo (at most 2 edits, or a third of the name).
+pub fn nearest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let given = normalize(given);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(&given, &normalize(c)), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, c)| (*d, c.len()))
+        .map(|(_, c)| c.to_string())
+}
+
+/// Every linked registration, sorted by name.
+pub fn registrations() -> Vec<&'static Registration> {
+    let mut all: Vec<&'static Registration> = inventory::iter::<Registration>.into_iter().collect();
+    all.sort_by_key(|r| r.name);
+    all
+}
+
+/// Every name and alias that finds an attack, sorted.
+pub fn known_names() -> Vec<String> {
+    let mut names: Vec<String> = registrations()
+        .iter()
+        .flat_map(|r| std::iter::once(r.name).chain(r.aliases.iter().copied()))
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The registration answering to `name` (or one of its aliases).
+pub fn find(name: &str) -> Result<&'static Registration, RegistryError> {
+    let key = normalize(name);
+    let matches: Vec<&'static Registration> = registrations()
+        .into_iter()
+        .filter(|r| r.answers_to(&key))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let every = known_names();
+            Err(RegistryError::UnknownAttack {
+                name: name.to_string(),
+                suggestion: nearest(name, every.iter().map(String::as_str)),
+                known: registrations().iter().map(|r| r.name.to_string()).collect(),
+            })
+        }
+        many => Err(RegistryError::Duplicate {
+            name: name.to_string(),
+            by: many
+                .iter()
+                .map(|r| format!("`{}`: {}", r.name, r.summary))
+                .collect(),
+        }),
+    }
+}
+
+/// Builds the attack called `name` from `params` (a JSON map of parameter
+/// names to values, or `null` for all defaults).
+pub fn build(name: &str, params: &Value) -> Result<Box<dyn Attack>, RegistryError> {
+    find(name)?.build(params)
+}
+
+/// Names or aliases claimed by more than one registration (should be empty;
+/// [`find`] refuses such names).
+pub fn duplicates() -> Vec<String> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for r in registrations() {
+        for name in std::iter::once(r.name).chain(r.aliases.iter().copied()) {
+            *seen.entry(normalize(name)).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// A configuration struct an attack is built from.
+///
+/// Implement it on a `#[serde(default, deny_unknown_fields)]` struct whose
+/// `Default` holds the paper's values; [`parse`] fills it from a parameter
+/// map and calls [`AttackConfig::validate`].
+pub trait AttackConfig: Serialize + DeserializeOwned + Default {
+    /// Checks value ranges; errors name the field ([`ParamError::invalid`]).
+    fn validate(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
+}
+
+/// The defaults of `C` as a JSON map (for [`Registration::defaults`]).
+pub fn defaults_of<C: AttackConfig>() -> Value {
+    serde_json::to_value(C::default()).expect("attack configurations serialise to JSON")
+}
+
+/// Fills `C` from `params` (a JSON map or `null`): missing fields take their
+/// defaults; unknown keys, ill-typed values and out-of-range values are
+/// errors that name the field.
+pub fn parse<C: AttackConfig>(params: &Value) -> Result<C, ParamError> {
+    let map = match params {
+        Value::Null => return validated(C::default()),
+        Value::Object(map) => map,
+        other => {
+            return Err(ParamError::NotAMap {
+                found: describe_value(other),
+            });
+        }
+    };
+    let defaults = defaults_of::<C>();
+    let mut known: Vec<String> = defaults
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    known.sort();
+    if let Some(field) = map.keys().find(|k| !known.contains(k)) {
+        return Err(ParamError::Unknown {
+            field: field.clone(),
+            suggestion: nearest(field, known.iter().map(String::as_str)),
+            known,
+        });
+    }
+    let config: C = serde_path_to_error::deserialize(params).map_err(|e| {
+        let field = e.path().to_string();
+        ParamError::Invalid {
+            field,
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    validated(config)
+}
+
+fn validated<C: AttackConfig>(config: C) -> Result<C, ParamError> {
+    config.validate()?;
+    Ok(config)
+}
+
+fn describe_value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a map".into(),
+    }
+}
+
+/// Checks shared by many configurations.
+pub mod check {
+    use super::ParamError;
+
+    /// `value` must be a finite number > 0.
+    pub fn positive(field: &str, value: f64) -> Result<(), ParamError> {
+        if value.is_finite() && value > 0.0 {
+            Ok(())
+        } else {
+            Err(ParamError::invalid(
+                field,
+                format!("must be a positive number, got {value}"),
+            ))
+        }
+    }
+
+    /// `value` must be a finite number >= 0.
+    pub fn non_negative(field: &str, value: f64) -> Result<(), ParamError> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(())
+        } else {
+            Err(ParamError::invalid(
+                field,
+                format!("must be a number >= 0, got {value}"),
+            ))
+        }
+    }
+
+    /// `value` must be in `[low, high]`.
+    pub fn within(field: &str, value: f64, low: f64, high: f64) -> Result<(), ParamError> {
+        if value.is_finite() && (low..=high).contains(&value) {
+            Ok(())
+        } else {
+            Err(ParamError::invalid(
+                field,
+                format!("must be in [{low}, {high}], got {value}"),
+            ))
+        }
+    }
+
+    /// `value` must be at least 1.
+    pub fn at_least_one(field: &str, value: usize) -> Result<(), ParamError> {
+        if value >= 1 {
+            Ok(())
+        } else {
+            Err(ParamError::invalid(field, "must be at least 1"))
+        }
+    }
+}

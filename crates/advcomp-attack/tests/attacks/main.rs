@@ -1,0 +1,10 @@
+//! Integration tests of the attacks on real MNIST digits and a quickly
+//! trained LeNet-5 (trained once for the whole binary).
+
+mod support;
+
+mod bounds;
+mod effect;
+mod errors;
+mod exact;
+mod registry;

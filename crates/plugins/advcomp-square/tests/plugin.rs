@@ -1,0 +1,134 @@
+//! The plugin is found by name through advcomp-attack's registry when
+//! linked, and its adversarials stay in the ε-ball.
+
+// A binary links a plugin crate by naming it once; nothing else is needed.
+use advcomp_square as _;
+
+use std::sync::OnceLock;
+
+use advcomp_attack::{SampleMetrics, ops, registry};
+use advcomp_data::DatasetKind;
+use advcomp_models::{Architecture, Classifier, Network};
+use advcomp_train::{LrSchedule, TrainConfig, Trainer, batch};
+use burn::Tensor;
+use burn::module::Module;
+use burn::tensor::{Device, Int};
+use serde_json::json;
+
+fn cpu() -> Device {
+    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
+}
+
+fn split() -> &'static advcomp_data::Split {
+    static SPLIT: OnceLock<advcomp_data::Split> = OnceLock::new();
+    SPLIT.get_or_init(|| {
+        // The bundled sample, at the workspace root.
+        let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        while !dir.join("data/mnist-10k").is_dir() {
+            assert!(dir.pop(), "bundled MNIST not found above the crate");
+        }
+        advcomp_data::load(DatasetKind::Mnist, &dir.join("data/mnist-10k")).expect("MNIST loads")
+    })
+}
+
+/// LeNet-5 after one epoch on 2,000 digits.
+fn lenet() -> &'static Network {
+    static NET: OnceLock<Network> = OnceLock::new();
+    NET.get_or_init(|| {
+        let train = split()
+            .train
+            .select(&advcomp_train::job::spread(split().train.len(), 2000));
+        let config = TrainConfig {
+            epochs: 1,
+            schedule: LrSchedule::Constant,
+            seed: 7,
+            ..TrainConfig::default()
+        };
+        let device = cpu();
+        let net = Network::new(
+            Architecture::Lenet5,
+            &device.clone().autodiff(),
+            config.seed,
+        );
+        let (net, _) = Trainer::new(config)
+            .unwrap()
+            .fit(net, &train, &device, &mut (), &mut ())
+            .unwrap();
+        net.valid()
+    })
+}
+
+fn digits(n: usize, offset: usize) -> (Tensor<4>, Tensor<1, Int>) {
+    let test = &split().test;
+    let rows: Vec<usize> = (0..n).map(|i| (offset + 131 * i) % test.len()).collect();
+    (
+        batch::images(test, &rows, &cpu()),
+        batch::labels(test, &rows, &cpu()),
+    )
+}
+
+#[test]
+fn square_is_found_by_name_through_the_registry() {
+    let reg = registry::find("square").expect("linked plugins are registered");
+    assert_eq!(reg.name, "square");
+    assert!(registry::known_names().contains(&"square".to_string()));
+    let attack = registry::build("Square", &json!({ "epsilon": 0.1, "max_queries": 50 })).unwrap();
+    assert_eq!(attack.name(), "square");
+    assert_eq!(attack.epsilon(), Some(0.1));
+    let err = registry::build("square", &json!({ "p": 0.5 }))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown parameter `p`"), "{err}");
+    let err = registry::find("sqare").unwrap_err().to_string();
+    assert!(err.contains("did you mean `square`"), "{err}");
+    assert!(registry::duplicates().is_empty());
+}
+
+#[test]
+fn square_stays_in_the_epsilon_ball_and_reports_success_truthfully() {
+    let model = lenet();
+    for (epsilon, targeted, offset) in [(0.05, false, 3), (0.3, false, 50), (0.2, true, 400)] {
+        let (x, y) = digits(8, offset);
+        let targets = targeted.then(|| y.clone().add_scalar(1).remainder_scalar(10));
+        let params = json!({ "epsilon": epsilon, "max_queries": 150, "seed": offset });
+        let out = registry::build("square", &params)
+            .unwrap()
+            .run(model, x.clone(), y.clone(), targets.clone(), &cpu())
+            .unwrap();
+        let delta = out.adversarial.clone() - x.clone();
+        for v in ops::host_f32(ops::linf_norm(delta)) {
+            assert!(f64::from(v) <= epsilon + 1e-6, "L∞ {v} > ε {epsilon}");
+        }
+        let min = out.adversarial.clone().min().into_scalar::<f32>();
+        let max = out.adversarial.clone().max().into_scalar::<f32>();
+        assert!(min >= 0.0 && max <= 1.0, "[{min}, {max}]");
+        let predicted = model.predict(out.adversarial.clone());
+        let expected = match &targets {
+            Some(t) => predicted.equal(t.clone()),
+            None => predicted.not_equal(y.clone()),
+        };
+        assert_eq!(
+            ops::host_bool(expected),
+            ops::host_bool(out.success.clone())
+        );
+        assert_eq!(
+            out.counters.gradient_evaluations, 0,
+            "score-based: no gradients"
+        );
+        assert!(out.counters.model_queries <= 8 * 150 + 8);
+    }
+}
+
+#[test]
+fn square_fools_most_digits_at_the_mnist_budget() {
+    let (x, y) = digits(12, 1000);
+    let out = registry::build("square", &json!({ "max_queries": 300 }))
+        .unwrap()
+        .run(lenet(), x.clone(), y.clone(), None, &cpu())
+        .unwrap();
+    let s = SampleMetrics::measure(lenet(), x, y, &out).summary(out.counters);
+    eprintln!("square: {s:?}");
+    assert!(s.success_rate_on_correct.unwrap() >= 0.75, "{s:?}");
+    // Fooled samples stop costing queries.
+    assert!(s.model_queries_per_sample < 300.0, "{s:?}");
+}
