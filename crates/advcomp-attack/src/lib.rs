@@ -11,6 +11,8 @@
 //!   (see `docs/plugins.md`).
 //! - [`attacks`]: the built-in attacks, one module each — FGSM, I-FGSM/BIM,
 //!   PGD (L∞, L2), MI-FGSM, DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
+//! - [`batched`]: an attack over a whole image set in fixed-size batches,
+//!   with metrics and cost summed.
 //! - [`metrics`]: success rate, accuracy under attack, perturbation norms
 //!   and cost, per sample and aggregated.
 //! - [`context`], [`goal`], [`ops`]: the plumbing attacks share (input
@@ -19,6 +21,7 @@
 
 pub mod attack;
 pub mod attacks;
+pub mod batched;
 pub mod context;
 pub mod goal;
 pub mod metrics;
@@ -26,6 +29,7 @@ pub mod ops;
 pub mod registry;
 
 pub use attack::{Attack, AttackError, AttackOutput, Counters, Norm};
+pub use batched::{BatchedOutput, run_batched};
 pub use context::{AttackContext, Prepared, prepare};
 pub use goal::Goal;
 pub use metrics::{AttackSummary, NormStats, SampleMetrics};

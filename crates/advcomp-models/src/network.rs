@@ -75,7 +75,7 @@ impl Network {
         };
         let mut ids = |info: &ParamInfo| crate::init::param_id(seed, &info.name);
         for (info, layer) in self.infos.iter().zip(self.layers.iter_mut()) {
-            for_each_param(info, layer, &mut init, &mut Some(&mut ids));
+            for_each_param(info, layer, &mut init, &mut Some(&mut ids), Mode::Rewrite);
         }
         self
     }
@@ -133,7 +133,13 @@ impl Network {
     /// A copy of a parametrised layer with the hook's parameter values.
     fn transformed(&self, info: &LayerInfo, layer: &Layer, hook: &dyn LayerHook) -> Layer {
         let mut layer = layer.clone();
-        for_each_param(info, &mut layer, &mut |p, t| hook.param(p, t), &mut None);
+        for_each_param(
+            info,
+            &mut layer,
+            &mut |p, t| hook.param(p, t),
+            &mut None,
+            Mode::InGraph,
+        );
         layer
     }
 
@@ -155,6 +161,7 @@ impl Network {
                     t
                 },
                 &mut None,
+                Mode::InGraph,
             );
         }
         out
@@ -169,10 +176,13 @@ impl Network {
     }
 
     /// Rewrites every parameter through `f` (given and returning the flattened
-    /// tensor). Parameter ids are kept, so optimiser state still applies.
+    /// tensor). Parameter ids are kept, so optimiser state still applies; `f`
+    /// sees the value without autodiff and the result is stored as a leaf
+    /// with the old value's autodiff state, so this is safe between
+    /// optimiser steps (re-applying a pruning mask after each one).
     pub fn map_params(mut self, f: &mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>) -> Self {
         for (info, layer) in self.infos.iter().zip(self.layers.iter_mut()) {
-            for_each_param(info, layer, f, &mut None);
+            for_each_param(info, layer, f, &mut None, Mode::Rewrite);
         }
         self
     }
@@ -180,22 +190,34 @@ impl Network {
 
 /// Rewrites a parameter's value; the id is kept unless a new one is given.
 type ValueFn<'a> = &'a mut dyn FnMut(&ParamInfo, Tensor<1>) -> Tensor<1>;
+/// How a parameter function is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Inside the forward pass: the result stays in the autodiff graph, so
+    /// gradients reach the stored parameter (straight-through estimators).
+    InGraph,
+    /// Replacing the stored value: the function sees the value without
+    /// autodiff and the result becomes a fresh leaf with the old autodiff
+    /// state (trainable or not).
+    Rewrite,
+}
+
 /// Gives a parameter a new id.
 type IdFn<'a> = Option<&'a mut dyn FnMut(&ParamInfo) -> ParamId>;
 
 /// Calls `f` on each parameter of `layer`, replacing it with the result.
-fn for_each_param(info: &LayerInfo, layer: &mut Layer, f: ValueFn, ids: &mut IdFn) {
+fn for_each_param(info: &LayerInfo, layer: &mut Layer, f: ValueFn, ids: &mut IdFn, mode: Mode) {
     match layer {
         Layer::Conv(Conv2d { weight, bias, .. }) => {
-            map_param(info, ParamKind::Weight, weight, f, ids);
+            map_param(info, ParamKind::Weight, weight, f, ids, mode);
             if let Some(bias) = bias {
-                map_param(info, ParamKind::Bias, bias, f, ids);
+                map_param(info, ParamKind::Bias, bias, f, ids, mode);
             }
         }
         Layer::Linear(Linear { weight, bias, .. }) => {
-            map_param(info, ParamKind::Weight, weight, f, ids);
+            map_param(info, ParamKind::Weight, weight, f, ids, mode);
             if let Some(bias) = bias {
-                map_param(info, ParamKind::Bias, bias, f, ids);
+                map_param(info, ParamKind::Bias, bias, f, ids, mode);
             }
         }
         Layer::Normalize(_) | Layer::MaxPool(_) | Layer::Flatten(_) | Layer::Relu(_) => {}
@@ -208,6 +230,7 @@ fn map_param<const D: usize>(
     param: &mut Param<Tensor<D>>,
     f: ValueFn,
     ids: &mut IdFn,
+    mode: Mode,
 ) {
     let info = ParamInfo {
         name: format!(
@@ -227,5 +250,25 @@ fn map_param<const D: usize>(
     // counts. The mapper carries the training state (is it trainable) over.
     let (id, value, mapper) = param.clone().consume();
     let id = ids.as_mut().map_or(id, |ids| ids(&info));
-    *param = Param::from_mapped_value(id, unflat(&info, f(&info, flat(value))), mapper);
+    let value = match mode {
+        Mode::InGraph => unflat(&info, f(&info, flat(value))),
+        Mode::Rewrite => {
+            // What burn's optimiser captures and restores around its own
+            // update: the new value must be a leaf with the old one's
+            // autodiff state, or the next backward pass meets a node of a
+            // graph whose tape is already consumed.
+            let autodiff = value.is_autodiff();
+            let trainable = value.is_require_grad();
+            let strategy = value.gradient_checkpointing_strategy();
+            let mut new: Tensor<D> = unflat(&info, f(&info, flat(value.without_autodiff())));
+            if autodiff {
+                new = new.autodiff();
+                if let Some(strategy) = strategy {
+                    new = new.with_gradient_checkpointing_strategy(strategy);
+                }
+            }
+            if trainable { new.require_grad() } else { new }
+        }
+    };
+    *param = Param::from_mapped_value(id, value, mapper);
 }

@@ -1,0 +1,352 @@
+//! What a compression step is asked to do: the serde configurations that
+//! the CLI and the scenario language fill in, with documented defaults.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::fixed_point::BITS;
+
+/// How weights are chosen for removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneMethod {
+    /// Fine-grained magnitude pruning (Han, Pool, Tran & Dally, NIPS 2015).
+    Magnitude,
+    /// Dynamic Network Surgery (Guo, Yao & Chen, NIPS 2016): pruning and
+    /// splicing during fine-tuning.
+    Dns,
+    /// Structured pruning of whole filters / neurons by L1 norm (Li, Kadav,
+    /// Durdanovic, Samet & Graf, ICLR 2017).
+    Filter,
+}
+
+/// Whether the density applies to each layer or to the network as a whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Every layer keeps `density` of its weights.
+    #[default]
+    Layer,
+    /// One magnitude threshold for all layers; the network keeps `density`
+    /// of all its weights.
+    Global,
+}
+
+/// When magnitude pruning reaches its density.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// At once, before fine-tuning.
+    #[default]
+    Oneshot,
+    /// Over the next fine-tuning, on Zhu & Gupta's cubic schedule (2017).
+    Gradual,
+}
+
+/// A pruning step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneConfig {
+    /// The method.
+    pub method: PruneMethod,
+    /// Share of weights (filter pruning: of output units) kept, in `(0, 1]`.
+    pub density: f64,
+    /// Per layer (default) or global threshold (magnitude pruning only).
+    #[serde(default)]
+    pub scope: Scope,
+    /// One-shot (default) or gradual (magnitude pruning only).
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// How the fixed-point formats are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuantMethod {
+    /// Fixed point: per layer, the integer/fraction split that covers the
+    /// whole observed range (maximum magnitude), chosen once.
+    Fixed,
+    /// Dynamic fixed point (Courbariaux, Bengio & David 2014; Gysel's
+    /// Ristretto): per layer, the finest split that leaves at most
+    /// `overflow_rate` of the values saturated, re-estimated from training
+    /// data after every fine-tuning epoch.
+    Dynamic,
+}
+
+/// A quantisation step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantConfig {
+    /// The method.
+    pub method: QuantMethod,
+    /// Total bits of weights and biases, sign included (2..=16).
+    pub weight_bits: u8,
+    /// Total bits of activations (ReLU outputs), 2..=16; `None` leaves
+    /// activations in float.
+    #[serde(default)]
+    pub act_bits: Option<u8>,
+    /// Dynamic fixed point: share of values allowed to saturate.
+    #[serde(default = "default_overflow_rate")]
+    pub overflow_rate: f64,
+    /// Training images whose activations set the activation formats.
+    #[serde(default = "default_calibration_images")]
+    pub calibration_images: usize,
+}
+
+fn default_overflow_rate() -> f64 {
+    1e-4
+}
+
+fn default_calibration_images() -> usize {
+    1000
+}
+
+/// A fine-tuning step: training continues with every active compression
+/// constraint in place (masks re-applied after each step, quantisation
+/// simulated with straight-through gradients).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// Passes over the training set.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Initial learning rate (SGD, momentum 0.9, cosine decay); a fifth of
+    /// the training default, as fine-tuning starts from a good solution.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Images per step.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Seeds the batch order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_epochs() -> usize {
+    2
+}
+fn default_lr() -> f64 {
+    0.01
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_seed() -> u64 {
+    1
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            lr: default_lr(),
+            batch_size: default_batch(),
+            seed: default_seed(),
+        }
+    }
+}
+
+/// One step of a compression pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Step {
+    /// Remove weights.
+    Prune(PruneConfig),
+    /// Restrict weights and activations to fixed-point grids.
+    Quantise(QuantConfig),
+    /// Train with the constraints in place.
+    Finetune(FinetuneConfig),
+}
+
+/// Why a step configuration was refused; `field` names the parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}{message}", .field.as_ref().map(|f| format!("parameter `{f}`: ")).unwrap_or_default())]
+pub struct ConfigError {
+    /// The parameter at fault, when one is.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn field(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+/// The pruning methods by name, for listings and suggestions.
+pub const PRUNE_METHODS: &[&str] = &["magnitude", "dns", "filter"];
+/// The quantisation methods by name.
+pub const QUANT_METHODS: &[&str] = &["fixed", "dynamic"];
+
+impl Step {
+    /// Builds a step from the scenario language's parts: the operation
+    /// (`prune`, `quantise`, `finetune`), the method (`magnitude`, `fixed`;
+    /// ignored for `finetune`) and a parameter map. For quantisation,
+    /// `bits: N` sets both `weight_bits` and `act_bits`.
+    pub fn from_parts(
+        op: &str,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Step, ConfigError> {
+        let mut map = params.clone();
+        let step = match op {
+            "prune" => {
+                map.insert("method".into(), Value::String(method.into()));
+                Step::Prune(decode(map)?)
+            }
+            "quantise" | "quantize" => {
+                if let Some(bits) = map.remove("bits") {
+                    for key in ["weight_bits", "act_bits"] {
+                        if map.contains_key(key) {
+                            return Err(ConfigError::field(
+                                key,
+                                "give either `bits` (weights and activations) or `weight_bits`/`act_bits`, not both",
+                            ));
+                        }
+                        map.insert(key.into(), bits.clone());
+                    }
+                }
+                map.insert("method".into(), Value::String(method.into()));
+                Step::Quantise(decode(map)?)
+            }
+            "finetune" => Step::Finetune(decode(map)?),
+            other => {
+                return Err(ConfigError {
+                    field: None,
+                    message: format!(
+                        "unknown compression step `{other}`; known: prune, quantise, finetune"
+                    ),
+                });
+            }
+        };
+        step.validate()?;
+        Ok(step)
+    }
+
+    /// Checks ranges the types cannot express, naming the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Step::Prune(p) => {
+                if !(p.density > 0.0 && p.density <= 1.0) {
+                    return Err(ConfigError::field(
+                        "density",
+                        format!("must be in (0, 1], got {}", p.density),
+                    ));
+                }
+                if p.method != PruneMethod::Magnitude && p.scope == Scope::Global {
+                    return Err(ConfigError::field(
+                        "scope",
+                        "`global` applies to magnitude pruning only",
+                    ));
+                }
+                if p.method != PruneMethod::Magnitude && p.schedule == Schedule::Gradual {
+                    return Err(ConfigError::field(
+                        "schedule",
+                        "`gradual` applies to magnitude pruning only (DNS prunes during fine-tuning by itself)",
+                    ));
+                }
+            }
+            Step::Quantise(q) => {
+                for (field, bits) in [
+                    ("weight_bits", Some(q.weight_bits)),
+                    ("act_bits", q.act_bits),
+                ] {
+                    if let Some(b) = bits
+                        && !BITS.contains(&b)
+                    {
+                        return Err(ConfigError::field(
+                            field,
+                            format!("must be in 2..=16, got {b}"),
+                        ));
+                    }
+                }
+                if !(0.0..1.0).contains(&q.overflow_rate) {
+                    return Err(ConfigError::field(
+                        "overflow_rate",
+                        format!("must be in [0, 1), got {}", q.overflow_rate),
+                    ));
+                }
+                if q.calibration_images == 0 {
+                    return Err(ConfigError::field(
+                        "calibration_images",
+                        "must be at least 1",
+                    ));
+                }
+            }
+            Step::Finetune(f) => {
+                if f.batch_size == 0 {
+                    return Err(ConfigError::field("batch_size", "must be at least 1"));
+                }
+                if !(f.lr.is_finite() && f.lr > 0.0) {
+                    return Err(ConfigError::field(
+                        "lr",
+                        format!("must be positive, got {}", f.lr),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names unknown fields in its message but not in the path.
+        let field = if path == "." {
+            inner
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .or_else(|| {
+                    inner
+                        .strip_prefix("missing field `")
+                        .and_then(|rest| rest.split('`').next())
+                })
+                .map(str::to_string)
+        } else {
+            Some(path)
+        };
+        ConfigError {
+            field,
+            message: inner,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parts(op: &str, method: &str, v: Value) -> Result<Step, ConfigError> {
+        Step::from_parts(op, method, v.as_object().unwrap())
+    }
+
+    #[test]
+    fn bits_sets_both_widths() {
+        let Step::Quantise(q) = parts("quantise", "fixed", json!({"bits": 4})).unwrap() else {
+            panic!()
+        };
+        assert_eq!((q.weight_bits, q.act_bits), (4, Some(4)));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parts("prune", "magnitude", json!({"density": 1.5})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("density"));
+        let e = parts("prune", "magnitude", json!({"densty": 0.5})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("densty"), "{e}");
+        let e = parts("prune", "magnitude", json!({"density": "half"})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
+        let e = parts("quantise", "fixed", json!({"bits": 1})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("weight_bits"), "{e}");
+        let e = parts("prune", "lottery", json!({"density": 0.5})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("method"), "{e}");
+        assert!(parts("finetune", "", json!({})).is_ok());
+    }
+}

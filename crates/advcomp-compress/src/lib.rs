@@ -1,0 +1,42 @@
+//! Compressors for advcomp: pruning and fixed-point quantisation, simulated
+//! in float so that compressed models still fine-tune and still give
+//! attacks their input gradients.
+//!
+//! - [`config`]: the steps a user asks for — [`PruneConfig`] (magnitude,
+//!   Dynamic Network Surgery, L1 filter pruning), [`QuantConfig`] (fixed and
+//!   dynamic fixed point, weights and activations), [`FinetuneConfig`] — as
+//!   serde structures with documented defaults.
+//! - [`pipeline`]: [`compress`] runs a list of steps on a model; steps
+//!   compose (prune, then quantise, then fine-tune under both).
+//! - [`model`]: [`CompressedModel`], the deployed result (masks and weight
+//!   grids baked into the weights, activation quantisers in the forward
+//!   pass), a [`Classifier`](advcomp_models::Classifier) attacks can use;
+//!   saved as an ordinary checkpoint with the compression in its sidecar.
+//! - [`report`]: the per-layer [`CompressionReport`].
+//! - [`fixed_point`], [`mask`], [`calibrate`], [`hook`], [`finetune`],
+//!   [`state`]: formats and the straight-through fake quantiser, pruning
+//!   masks, format selection from data, the forward hook, training under
+//!   constraints, and the state a model carries.
+
+pub mod calibrate;
+pub mod config;
+pub mod error;
+pub mod finetune;
+pub mod fixed_point;
+pub mod hook;
+pub mod mask;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod state;
+
+pub use config::{
+    ConfigError, FinetuneConfig, PruneConfig, PruneMethod, QuantConfig, QuantMethod, Schedule,
+    Scope, Step,
+};
+pub use error::CompressError;
+pub use fixed_point::{FixedPoint, fake_quant};
+pub use model::CompressedModel;
+pub use pipeline::{Context, compress};
+pub use report::CompressionReport;
+pub use state::CompressionState;

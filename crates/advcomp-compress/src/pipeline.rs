@@ -1,0 +1,156 @@
+//! Running a list of compression steps.
+
+use advcomp_data::Dataset;
+use advcomp_models::Network;
+use advcomp_train::{TrainObserver, evaluate};
+use burn::tensor::Device;
+
+use crate::calibrate;
+use crate::config::{PruneMethod, Schedule, Scope, Step};
+use crate::error::CompressError;
+use crate::finetune;
+use crate::fixed_point::fake_quant;
+use crate::mask::{self, Masks};
+use crate::model::CompressedModel;
+use crate::report::{Accuracy, CompressionReport};
+use crate::state::{CompressionState, PrunePhase, Pruning, Quantisation};
+
+/// Images per evaluation batch.
+const EVAL_BATCH: usize = 500;
+
+/// Where the pipeline gets its data and runs.
+pub struct Context<'a> {
+    /// Training data (fine-tuning, activation calibration).
+    pub train: &'a Dataset,
+    /// Test data (the accuracies in the report).
+    pub test: &'a Dataset,
+    /// The device; fine-tuning uses its autodiff version.
+    pub device: &'a Device,
+    /// Told about fine-tuning progress.
+    pub observer: &'a mut dyn TrainObserver,
+}
+
+/// Applies `steps` in order to `parent` (a plain or already compressed
+/// model, on the plain device) and returns the compressed model with its
+/// report.
+///
+/// Steps compose: a pruning's masks hold through later fine-tuning and
+/// quantisation; a quantisation's formats hold through later fine-tuning
+/// and pruning. Each `finetune` trains under every constraint in force.
+pub fn compress(
+    parent: &CompressedModel,
+    steps: &[Step],
+    ctx: Context<'_>,
+) -> Result<(CompressedModel, CompressionReport), CompressError> {
+    for step in steps {
+        step.validate()?;
+    }
+    let plain = ctx.device.clone().without_autodiff();
+    let accuracy_of = |m: &CompressedModel| evaluate(m, ctx.test, &plain, EVAL_BATCH).accuracy;
+    let original = accuracy_of(parent);
+    let mut network = parent.network.clone();
+    let mut state = parent.state.clone();
+    let mut compressed = None;
+    for step in steps {
+        match step {
+            Step::Prune(config) => {
+                let masks = match (config.method, config.scope) {
+                    (PruneMethod::Filter, _) => mask::filters_by_l1(&network, config.density),
+                    (_, Scope::Global) => mask::magnitude_global(&network, config.density),
+                    (_, Scope::Layer) => mask::magnitude_per_layer(&network, config.density),
+                };
+                let phase = match (config.method, config.schedule) {
+                    (PruneMethod::Dns, _) => PrunePhase::Surgery,
+                    (_, Schedule::Gradual) => PrunePhase::Gradual,
+                    _ => PrunePhase::Fixed,
+                };
+                let masks = if phase == PrunePhase::Gradual {
+                    Masks::default()
+                } else {
+                    masks
+                };
+                if phase == PrunePhase::Fixed {
+                    network = masks.apply(network);
+                }
+                state.pruning = Some(Pruning {
+                    config: config.clone(),
+                    masks,
+                    phase,
+                });
+            }
+            Step::Quantise(config) => {
+                // Formats describe the weights as deployed (pruned).
+                let (deployed, _) = finalize(network.clone(), state.clone());
+                state.quant = Some(Quantisation {
+                    config: config.clone(),
+                    weight_formats: calibrate::weight_formats(&deployed, config),
+                    act_formats: calibrate::activation_formats(
+                        &deployed, ctx.train, config, ctx.device,
+                    ),
+                });
+            }
+            Step::Finetune(config) => {
+                if compressed.is_none() {
+                    let (n, s) = finalize(network.clone(), state.clone());
+                    compressed = Some(accuracy_of(&CompressedModel::new(n, s)));
+                }
+                network = finetune::finetune(
+                    network,
+                    &mut state,
+                    config,
+                    ctx.train,
+                    ctx.device,
+                    ctx.observer,
+                )?;
+            }
+        }
+    }
+    let (network, state) = finalize(network, state);
+    let model = CompressedModel::new(network, state);
+    let finetuned = accuracy_of(&model);
+    let accuracy = Accuracy {
+        original,
+        compressed: compressed.unwrap_or(finetuned),
+        finetuned,
+    };
+    let report = CompressionReport::measure(&model, steps, accuracy, ctx.test.len());
+    Ok((model, report))
+}
+
+/// Bakes the state into the weights: DNS and unfinished gradual pruning end
+/// at exactly their density, masks are applied, weights are put on their
+/// grids.
+pub fn finalize(network: Network, mut state: CompressionState) -> (Network, CompressionState) {
+    let mut network = network;
+    if let Some(p) = state.pruning.as_mut() {
+        match p.phase {
+            PrunePhase::Fixed => {}
+            PrunePhase::Surgery => {
+                let keep = mask::weights(&network)
+                    .into_iter()
+                    .filter_map(|(info, w)| {
+                        let prefer = p.masks.get(&info.name)?.to_vec();
+                        let k = Masks::kept_count(p.config.density, w.len());
+                        Some((info.name, mask::top_preferring(&w, &prefer, k)))
+                    })
+                    .collect();
+                p.masks = Masks { keep };
+            }
+            PrunePhase::Gradual => {
+                p.masks = match p.config.scope {
+                    Scope::Layer => mask::magnitude_per_layer(&network, p.config.density),
+                    Scope::Global => mask::magnitude_global(&network, p.config.density),
+                };
+            }
+        }
+        p.phase = PrunePhase::Fixed;
+        network = p.masks.apply(network);
+    }
+    if let Some(q) = &state.quant {
+        network = network.map_params(&mut |info, value| match q.weight_formats.get(&info.name) {
+            Some(&format) => fake_quant(value, format),
+            None => value,
+        });
+    }
+    (network, state)
+}

@@ -1,0 +1,8 @@
+//! Compressor tests on real MNIST digits and a quickly trained LeNet-5.
+
+mod support;
+
+mod finetuning;
+mod gradients;
+mod persistence;
+mod properties;
