@@ -13,45 +13,16 @@
 //! The rounded table is an insta snapshot: a change to any attack that moves
 //! a success rate or a mean norm shows up in review.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use advcomp_attack::{AttackSummary, registry, run_batched};
 use advcomp_data::Dataset;
 use advcomp_models::Classifier;
-use advcomp_models::checkpoint::Checkpoint;
-use advcomp_tests::{cpu, mnist};
-use advcomp_train::{Limits, TrainConfig, batch, job};
-use burn::module::Module;
+use advcomp_tests::{cpu, mnist, readme_model};
+use advcomp_train::batch;
 use serde_json::json;
 
 const IMAGES: usize = 1000;
-
-fn readme_model() -> advcomp_models::Network {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/advcomp-acceptance/lenet5"
-    ));
-    let device = cpu();
-    if let Ok(checkpoint) = Checkpoint::load(&dir, &device) {
-        return checkpoint.network.valid();
-    }
-    let outcome = job::train_to_checkpoint(
-        advcomp_models::Architecture::Lenet5,
-        &mnist(),
-        Limits::default(),
-        &TrainConfig::default(),
-        &device,
-        &dir,
-        &mut (),
-    )
-    .expect("README model trains");
-    eprintln!(
-        "trained the README LeNet-5: {:.4} test accuracy",
-        outcome.metrics.test_accuracy
-    );
-    outcome.network
-}
 
 /// The first `n` test digits (in file order) that `model` classifies correctly.
 fn correct_digits(model: &dyn Classifier, test: &Dataset, n: usize) -> Vec<usize> {

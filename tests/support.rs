@@ -19,3 +19,34 @@ pub fn mnist() -> Split {
 pub fn cpu() -> Device {
     advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
 }
+
+/// The README's LeNet-5 (`advcomp train --model lenet5 --epochs 8`, that is
+/// `TrainConfig::default()` on the bundled data), trained once into
+/// `target/advcomp-acceptance/lenet5` and loaded from there afterwards. For
+/// the by-hand acceptance tests.
+pub fn readme_model() -> advcomp_models::Network {
+    use burn::module::Module;
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/advcomp-acceptance/lenet5"
+    ));
+    let device = cpu();
+    if let Ok(checkpoint) = advcomp_models::Checkpoint::load(&dir, &device) {
+        return checkpoint.network.valid();
+    }
+    let outcome = advcomp_train::job::train_to_checkpoint(
+        advcomp_models::Architecture::Lenet5,
+        &mnist(),
+        advcomp_train::Limits::default(),
+        &advcomp_train::TrainConfig::default(),
+        &device,
+        &dir,
+        &mut (),
+    )
+    .expect("README model trains");
+    eprintln!(
+        "trained the README LeNet-5: {:.4} test accuracy",
+        outcome.metrics.test_accuracy
+    );
+    outcome.network
+}

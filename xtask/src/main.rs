@@ -2,6 +2,10 @@
 //!
 //! - `bench`: LeNet-5 training and inference throughput on the bundled MNIST
 //!   sample, for each CPU backend (the numbers behind `docs/backends.md`).
+//! - `bench-attacks`: seconds per 1,000 images for every registered attack
+//!   on a checkpoint (issue #3's benchmark).
+//! - `bench-compress`: wall time of each compressor plus fine-tuning
+//!   (issue #4's benchmark).
 //! - `snapshots`: re-run the test suite accepting every changed insta
 //!   snapshot, for review with `git diff` (see `docs/testing.md`).
 //! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
@@ -10,6 +14,8 @@
 //! people compare numbers measured on the same machine.
 
 mod bench;
+mod bench_attacks;
+mod bench_compress;
 
 use std::process::{Command, ExitCode};
 
@@ -26,6 +32,10 @@ struct Cli {
 enum Task {
     /// Measure LeNet-5 training and inference images/s on each CPU backend.
     Bench(bench::BenchArgs),
+    /// Seconds per 1,000 images for every registered attack on a checkpoint.
+    BenchAttacks(bench_attacks::BenchAttacksArgs),
+    /// Wall time of each compressor plus fine-tuning on a checkpoint.
+    BenchCompress(bench_compress::BenchCompressArgs),
     /// Re-run the tests with INSTA_UPDATE=always, rewriting changed snapshots.
     Snapshots,
     /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
@@ -41,6 +51,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Task::BenchAttacks(args) => report(bench_attacks::run(&args)),
+        Task::BenchCompress(args) => report(bench_compress::run(&args)),
         Task::Snapshots => cargo(
             &["test"],
             &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],
@@ -81,6 +93,16 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> ExitCode {
         Ok(_) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
     }

@@ -53,6 +53,33 @@ pub enum Command {
     /// succeeded) and DIR/metrics.json (success rate, accuracy under attack,
     /// L0/L2/L∞ norms of successful perturbations, gradient evaluations).
     Attack(AttackArgs),
+    /// Prune and/or quantise a checkpoint, fine-tune it, save the result.
+    ///
+    /// Steps run in the order prune, quantise, fine-tune (fine-tuning keeps
+    /// pruned weights at zero and trains through the quantisers). Writes a
+    /// checkpoint directory that `eval` and `attack` read like any other
+    /// (the compression is recorded in its checkpoint.json), plus
+    /// DIR/report.json — per layer: shape, non-zeros, density, weight /
+    /// bias / activation formats; model size; accuracy before compression,
+    /// after it and after fine-tuning — and prints the per-layer table.
+    ///
+    ///   advcomp compress --model runs/lenet5 --prune magnitude --density 0.1 --finetune 2 --out runs/lenet5-p10
+    ///
+    ///   advcomp compress --model runs/lenet5 --quantise fixed --weight-bits 4 --act-bits 4 --finetune 2 --out runs/lenet5-q4
+    Compress(CompressArgs),
+    /// Run a .scn scenario: train, compress, attack, transfer, report.
+    ///
+    /// Every step's output is cached under a hash of its inputs (in
+    /// --cache), so a rerun skips finished work and an interrupted run
+    /// resumes. Writes results.json, transfer.csv, models.csv, report.md
+    /// and SVG plots into --out (default runs/<scenario name>).
+    ///
+    ///   advcomp run scenarios/lenet5-scenario1.scn
+    Run(RunScenarioArgs),
+    /// Check a .scn scenario: syntax, names, parameters. Exit 0 when valid.
+    Check(CheckArgs),
+    /// Print a .scn scenario in canonical form (or rewrite it with --write).
+    Fmt(FmtArgs),
     /// Find, inspect and download datasets.
     Data {
         #[command(subcommand)]
@@ -165,6 +192,132 @@ pub struct AttackArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompressArgs {
+    /// Checkpoint directory of the model to compress (trained or already compressed).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Pruning method: magnitude (Han 2015), dns (Dynamic Network Surgery,
+    /// Guo 2016; prunes and splices during --finetune) or filter (whole
+    /// filters by L1 norm, Li 2017).
+    #[arg(long, value_enum, requires = "density")]
+    pub prune: Option<PruneArg>,
+    /// Share of weights kept, in (0, 1] (filter: share of filters / neurons kept).
+    #[arg(long)]
+    pub density: Option<f64>,
+    /// Magnitude pruning: one threshold per layer or one for the whole network.
+    #[arg(long, value_enum, default_value = "layer")]
+    pub scope: ScopeArg,
+    /// Magnitude pruning: at once, or gradually over the fine-tuning (Zhu & Gupta 2017).
+    #[arg(long, value_enum, default_value = "oneshot")]
+    pub schedule: ScheduleKindArg,
+    /// Quantisation: fixed (per-layer format covering the range) or dynamic
+    /// (per-layer format from training-data statistics, re-estimated each
+    /// fine-tuning epoch).
+    #[arg(long, value_enum, requires = "weight_bits")]
+    pub quantise: Option<QuantArg>,
+    /// Bits of weights and biases, sign included (2..=16).
+    #[arg(long)]
+    pub weight_bits: Option<u8>,
+    /// Bits of activations (2..=16); omit to keep activations in float.
+    #[arg(long)]
+    pub act_bits: Option<u8>,
+    /// Fine-tuning epochs after compressing (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub finetune: usize,
+    /// Fine-tuning learning rate (SGD, momentum 0.9, cosine decay).
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// Seeds the fine-tuning batch order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output checkpoint directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the report as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunScenarioArgs {
+    /// The scenario file.
+    #[arg(value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// Print the plan (steps, and which are cached) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output directory (default: the scenario's `output` setting, else runs/<file stem>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Artifact cache shared by all scenarios.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "runs/cache",
+        env = "ADVCOMP_CACHE"
+    )]
+    pub cache: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The scenario files.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The scenario file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Rewrite the file in place instead of printing.
+    #[arg(long, conflicts_with = "check")]
+    pub write: bool,
+    /// Exit 1 if the file is not in canonical form (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PruneArg {
+    /// Fine-grained magnitude pruning.
+    Magnitude,
+    /// Dynamic Network Surgery.
+    Dns,
+    /// L1 filter pruning.
+    Filter,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    /// Each layer keeps the density.
+    Layer,
+    /// The whole network keeps the density.
+    Global,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScheduleKindArg {
+    /// Prune at once.
+    Oneshot,
+    /// Prune gradually during fine-tuning.
+    Gradual,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QuantArg {
+    /// Fixed point.
+    Fixed,
+    /// Dynamic fixed point.
+    Dynamic,
 }
 
 #[derive(Debug, Subcommand)]

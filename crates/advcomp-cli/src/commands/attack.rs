@@ -4,10 +4,9 @@ use std::path::Path;
 
 use advcomp_attack::{Counters, SampleMetrics};
 use advcomp_data::{DatasetKind, idx_write};
-use advcomp_models::checkpoint::{self, Checkpoint};
+use advcomp_models::checkpoint;
 use advcomp_train::Limits;
 use advcomp_train::batch;
-use burn::module::Module;
 use miette::{IntoDiagnostic, Result, WrapErr};
 use serde_json::{Map, Value};
 
@@ -42,10 +41,9 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
             )
         })?;
     let split = super::load_split(dataset, args.run.data.as_deref())?;
-    let network = Checkpoint::load(model_dir, &plain)
-        .into_diagnostic()?
-        .network
-        .valid();
+    // Compressed checkpoints carry activation quantisers the attack must see.
+    let (network, _) =
+        advcomp_compress::CompressedModel::load(model_dir, &plain).into_diagnostic()?;
     let test = Limits {
         train: None,
         test: Some(args.n),

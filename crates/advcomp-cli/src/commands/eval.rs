@@ -28,8 +28,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
             split.dir.display()
         );
     }
-    let (_, metrics) =
-        advcomp_train::evaluate_checkpoint(&args.checkpoint, &split, &device).into_diagnostic()?;
+    // Loaded as a (possibly) compressed model, so that quantised activations
+    // are simulated exactly as attacks see them.
+    let plain = device.clone().without_autodiff();
+    let (model, _) =
+        advcomp_compress::CompressedModel::load(&args.checkpoint, &plain).into_diagnostic()?;
+    let limits: advcomp_train::Limits = sidecar
+        .data
+        .get("limits")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default();
+    let test = limits.test_set(&split);
+    let eval = advcomp_train::evaluate(&model, &test, &plain, advcomp_train::job::EVAL_BATCH);
+    let metrics = advcomp_train::Metrics::new(sidecar.architecture, &split, &test, eval);
     if args.json {
         print!("{}", metrics.to_json());
     } else {

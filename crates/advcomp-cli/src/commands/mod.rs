@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
 mod attack;
+mod compress;
 mod data;
 mod eval;
+mod scenario;
 mod train;
 
 use std::path::Path;
@@ -20,6 +22,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args, quiet),
         Command::Eval(args) => eval::run(args),
         Command::Attack(args) => attack::run(args, quiet),
+        Command::Compress(args) => compress::run(args, quiet),
+        Command::Run(args) => scenario::run(args, quiet),
+        Command::Check(args) => scenario::check(args),
+        Command::Fmt(args) => scenario::fmt(args),
         Command::Data { command } => data::run(command, quiet),
     }
 }
@@ -30,6 +36,21 @@ fn device(name: &str) -> Result<(BackendKind, Device)> {
     let device = advcomp_backend::device(kind).into_diagnostic()?;
     tracing::info!(backend = %kind.resolve(), "device ready");
     Ok((kind, device))
+}
+
+/// The dataset a checkpoint was trained on, from its sidecar.
+fn checkpoint_dataset(dir: &Path) -> Result<DatasetKind> {
+    let sidecar = advcomp_models::checkpoint::read_sidecar(dir).into_diagnostic()?;
+    sidecar
+        .data
+        .get("dataset")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .ok_or_else(|| {
+            miette::miette!(
+                "{}: checkpoint.json has no data.dataset",
+                dir.join(advcomp_models::checkpoint::SIDECAR_FILE).display()
+            )
+        })
 }
 
 /// Finds and loads a dataset (`--data`, `$ADVCOMP_DATA`, `./data`, bundled MNIST).

@@ -1,0 +1,218 @@
+//! The scenario language's [`Catalog`] over the real registries: the attack
+//! registry (plugins included), the compressors' step configurations and
+//! the training configuration.
+
+use advcomp_attack::{ParamError, RegistryError};
+use advcomp_compress::Step as CompressStep;
+use advcomp_compress::config::{PRUNE_METHODS, QUANT_METHODS};
+use advcomp_models::Architecture;
+use advcomp_scenario::{Catalog, CatalogError, Kind};
+use advcomp_train::{LrSchedule, OptimizerConfig, TrainConfig};
+use serde_json::{Map, Value};
+
+/// The training parameters a model declaration takes.
+pub const TRAIN_PARAMS: &[&str] = &[
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "schedule",
+    "weight_decay",
+    "seed",
+];
+
+/// The registries advcomp was built with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registries;
+
+impl Catalog for Registries {
+    fn names(&self, kind: Kind) -> Vec<String> {
+        let list: Vec<String> = match kind {
+            Kind::Architecture => vec!["lenet5".into(), "cifarnet".into()],
+            Kind::Attack => advcomp_attack::registrations()
+                .into_iter()
+                .map(|r| r.name.to_string())
+                .collect(),
+            Kind::Prune => PRUNE_METHODS.iter().map(|s| s.to_string()).collect(),
+            Kind::Quantise => QUANT_METHODS.iter().map(|s| s.to_string()).collect(),
+            Kind::Finetune => vec!["finetune".into()],
+            // Keyed defences arrive with issue #6.
+            Kind::Defence => Vec::new(),
+        };
+        list
+    }
+
+    fn resolve(&self, kind: Kind, name: &str) -> Option<String> {
+        match kind {
+            Kind::Attack => advcomp_attack::find(name).ok().map(|r| r.name.to_string()),
+            Kind::Architecture => name
+                .parse::<Architecture>()
+                .ok()
+                .map(|a| a.name().to_string()),
+            _ => {
+                let key = name.to_ascii_lowercase();
+                self.names(kind).into_iter().find(|n| *n == key)
+            }
+        }
+    }
+
+    fn check(
+        &self,
+        kind: Kind,
+        name: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), CatalogError> {
+        match kind {
+            Kind::Architecture => train_config(params, 1).map(|_| ()),
+            Kind::Attack => advcomp_attack::build(name, &Value::Object(params.clone()))
+                .map(|_| ())
+                .map_err(attack_error),
+            Kind::Prune | Kind::Quantise | Kind::Finetune => {
+                let op = match kind {
+                    Kind::Prune => "prune",
+                    Kind::Quantise => "quantise",
+                    _ => "finetune",
+                };
+                CompressStep::from_parts(op, name, params)
+                    .map(|_| ())
+                    .map_err(|e| match e.field {
+                        Some(field) if e.message.starts_with("unknown field") => {
+                            CatalogError::unknown_field(&field, e.message)
+                        }
+                        Some(field) => CatalogError::field(&field, e.message),
+                        None => CatalogError::general(e.message),
+                    })
+            }
+            Kind::Defence => Err(CatalogError::general(
+                "no defences are available in this build yet",
+            )),
+        }
+    }
+}
+
+fn attack_error(e: RegistryError) -> CatalogError {
+    match e {
+        RegistryError::Params { source, .. } => match source {
+            ParamError::Unknown {
+                field,
+                suggestion,
+                known,
+                ..
+            } => {
+                let err = CatalogError::unknown_field(
+                    &field,
+                    format!(
+                        "unknown parameter `{field}`; known parameters: {}",
+                        known.join(", ")
+                    ),
+                );
+                match suggestion {
+                    Some(s) => err.suggest(s),
+                    None => err,
+                }
+            }
+            ParamError::Invalid { field, message } => CatalogError::field(&field, message),
+            other => CatalogError::general(other.to_string()),
+        },
+        other => CatalogError::general(other.to_string()),
+    }
+}
+
+/// The training configuration of a model declaration: the trainer's
+/// defaults (the README model), seeded by `seed` unless the parameters say
+/// otherwise.
+pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfig, CatalogError> {
+    let mut config = TrainConfig {
+        seed,
+        ..TrainConfig::default()
+    };
+    let uint = |key: &str, v: &Value| {
+        v.as_u64().ok_or_else(|| {
+            CatalogError::field(
+                key,
+                format!("`{key}` must be a non-negative integer, got {v}"),
+            )
+        })
+    };
+    let float = |key: &str, v: &Value| {
+        v.as_f64()
+            .ok_or_else(|| CatalogError::field(key, format!("`{key}` must be a number, got {v}")))
+    };
+    let mut momentum = None;
+    for (key, v) in params {
+        match key.as_str() {
+            "epochs" => config.epochs = uint(key, v)? as usize,
+            "batch_size" => config.batch_size = uint(key, v)? as usize,
+            "seed" => config.seed = uint(key, v)?,
+            "lr" => config.learning_rate = float(key, v)?,
+            "weight_decay" => config.weight_decay = float(key, v)?,
+            "momentum" => momentum = Some(float(key, v)?),
+            "optimizer" => {
+                config.optimizer = match v.as_str() {
+                    Some("sgd") => OptimizerConfig::sgd(),
+                    Some("adam") => OptimizerConfig::adam(),
+                    _ => {
+                        return Err(CatalogError::field(
+                            key,
+                            format!("`optimizer` must be \"sgd\" or \"adam\", got {v}"),
+                        ));
+                    }
+                }
+            }
+            "schedule" => {
+                config.schedule = match v.as_str() {
+                    Some("cosine") => LrSchedule::Cosine { min_lr: 0.0 },
+                    Some("constant") => LrSchedule::Constant,
+                    _ => {
+                        return Err(CatalogError::field(
+                            key,
+                            format!("`schedule` must be \"cosine\" or \"constant\", got {v}"),
+                        ));
+                    }
+                }
+            }
+            other => {
+                let err = CatalogError::unknown_field(
+                    other,
+                    format!(
+                        "unknown training parameter `{other}`; known: {}",
+                        TRAIN_PARAMS.join(", ")
+                    ),
+                );
+                let nearest = TRAIN_PARAMS
+                    .iter()
+                    .map(|p| (strsim::levenshtein(p, other), *p))
+                    .min()
+                    .filter(|(d, _)| *d <= 3);
+                return Err(match nearest {
+                    Some((_, p)) => err.suggest(p),
+                    None => err,
+                });
+            }
+        }
+    }
+    if let (Some(m), OptimizerConfig::Sgd { nesterov, .. }) = (momentum, &config.optimizer) {
+        config.optimizer = OptimizerConfig::Sgd {
+            momentum: m,
+            nesterov: *nesterov,
+        };
+    }
+    config.validate().map_err(|message| {
+        let field = [
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "weight_decay",
+            "momentum",
+        ]
+        .into_iter()
+        .find(|f| message.contains(f))
+        .map(|f| if f == "learning_rate" { "lr" } else { f });
+        match field {
+            Some(f) => CatalogError::field(f, message),
+            None => CatalogError::general(message),
+        }
+    })?;
+    Ok(config)
+}

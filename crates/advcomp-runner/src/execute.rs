@@ -1,0 +1,332 @@
+//! Executing a plan: each step computed once, cached, skipped when cached.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress};
+use advcomp_data::{Dataset, Split};
+use advcomp_models::{Architecture, Classifier};
+use advcomp_train::{Limits, TrainObserver, batch, job};
+use burn::tensor::Device;
+use serde_json::Value;
+
+use crate::artifacts::{self, AttackRecord, Predictions, StepRecord};
+use crate::cache::{Cache, STEP_RECORD, write_json};
+use crate::catalog::train_config;
+use crate::error::RunError;
+use crate::plan::{Plan, PlanStep, StepKind};
+
+/// Images per evaluation batch.
+const EVAL_BATCH: usize = 500;
+
+/// Told about a run's progress (the CLI draws bars with it).
+pub trait RunObserver {
+    /// A step starts; `cached` says it will be read from the cache.
+    fn step_start(&mut self, index: usize, total: usize, step: &PlanStep, cached: bool) {
+        let _ = (index, total, step, cached);
+    }
+    /// Progress inside a step: `done` of `total` units (epochs, batches).
+    fn step_progress(&mut self, done: usize, total: usize) {
+        let _ = (done, total);
+    }
+    /// A step finished.
+    fn step_end(&mut self, index: usize, step: &PlanStep, cached: bool, seconds: f64) {
+        let _ = (index, step, cached, seconds);
+    }
+}
+
+/// Observes nothing.
+impl RunObserver for () {}
+
+/// Everything the steps read.
+pub struct Inputs<'a> {
+    /// The dataset.
+    pub split: &'a Split,
+    /// Training images used.
+    pub train: Dataset,
+    /// Test images used (the scenario's test subset).
+    pub test: Dataset,
+    /// Training/test limits as the trainer records them.
+    pub limits: Limits,
+    /// The device (autodiff for training and attacks is derived from it).
+    pub device: &'a Device,
+    /// The scenario seed.
+    pub seed: u64,
+}
+
+/// Runs every step of `plan` not already in `cache`. `stop_after` (tests)
+/// stops after that many computed steps, as a kill would.
+pub fn execute(
+    plan: &Plan,
+    cache: &Cache,
+    inputs: &Inputs<'_>,
+    observer: &mut dyn RunObserver,
+    stop_after: Option<usize>,
+) -> Result<bool, RunError> {
+    let total = plan.steps.len();
+    let mut computed = 0;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let cached = cache.has(&step.key);
+        observer.step_start(i, total, step, cached);
+        if cached {
+            let record: StepRecord =
+                crate::cache::read_json(&cache.dir(&step.key).join(STEP_RECORD))?;
+            observer.step_end(i, step, true, record.seconds);
+            continue;
+        }
+        if stop_after.is_some_and(|n| computed >= n) {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let staging = cache.staging(&step.key)?;
+        run_step(plan, step, cache, inputs, &staging, observer).map_err(|e| match e {
+            RunError::Step { .. } | RunError::Corrupt { .. } | RunError::Io { .. } => e,
+            other => RunError::Step {
+                step: step.label.clone(),
+                message: other.to_string(),
+            },
+        })?;
+        let seconds = started.elapsed().as_secs_f64();
+        write_json(
+            &staging.join(STEP_RECORD),
+            &StepRecord {
+                label: step.label.clone(),
+                seconds,
+            },
+        )?;
+        cache.commit(&staging, &step.key)?;
+        computed += 1;
+        observer.step_end(i, step, false, seconds);
+    }
+    Ok(true)
+}
+
+fn step_error(step: &PlanStep, message: impl std::fmt::Display) -> RunError {
+    RunError::Step {
+        step: step.label.clone(),
+        message: message.to_string(),
+    }
+}
+
+/// The cache directory of the step that made model `id`.
+pub fn model_dir(plan: &Plan, cache: &Cache, id: &str) -> Option<PathBuf> {
+    plan.steps.iter().find_map(|s| match &s.kind {
+        StepKind::Train { model, .. } | StepKind::Compress { model, .. } if model == id => {
+            Some(cache.dir(&s.key))
+        }
+        _ => None,
+    })
+}
+
+/// The cache directory of the step of `kind` that matches.
+pub fn find_dir(plan: &Plan, cache: &Cache, pred: impl Fn(&StepKind) -> bool) -> Option<PathBuf> {
+    plan.steps
+        .iter()
+        .find(|s| pred(&s.kind))
+        .map(|s| cache.dir(&s.key))
+}
+
+fn load_model(dir: &Path, device: &Device) -> Result<CompressedModel, RunError> {
+    let plain = device.clone().without_autodiff();
+    CompressedModel::load(dir, &plain)
+        .map(|(m, _)| m)
+        .map_err(|e| RunError::Corrupt {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+struct Progress<'a> {
+    observer: &'a mut dyn RunObserver,
+    epochs: usize,
+}
+
+impl TrainObserver for Progress<'_> {
+    fn epoch_end(&mut self, stats: &advcomp_train::EpochStats) {
+        self.observer.step_progress(stats.epoch + 1, self.epochs);
+    }
+}
+
+fn run_step(
+    plan: &Plan,
+    step: &PlanStep,
+    cache: &Cache,
+    inputs: &Inputs<'_>,
+    out: &Path,
+    observer: &mut dyn RunObserver,
+) -> Result<(), RunError> {
+    let device = inputs.device;
+    match &step.kind {
+        StepKind::Train { arch, params, .. } => {
+            let architecture: Architecture = arch.parse().map_err(|e| step_error(step, e))?;
+            let config = train_config(params, inputs.seed).map_err(|e| step_error(step, e))?;
+            let mut progress = Progress {
+                observer,
+                epochs: config.epochs,
+            };
+            job::train_to_checkpoint(
+                architecture,
+                inputs.split,
+                inputs.limits,
+                &config,
+                device,
+                out,
+                &mut progress,
+            )
+            .map_err(|e| step_error(step, e))?;
+        }
+        StepKind::Compress { steps, .. } => {
+            let parent_dir = cache.dir(&plan.steps[step.deps[0]].key);
+            let (parent, sidecar) =
+                CompressedModel::load(&parent_dir, &device.clone().without_autodiff())
+                    .map_err(|e| step_error(step, e))?;
+            let steps: Vec<CompressStep> = steps
+                .iter()
+                .map(|(op, method, params)| {
+                    let mut params = params.clone();
+                    if op == "finetune" && !params.contains_key("seed") {
+                        params.insert("seed".into(), Value::from(inputs.seed));
+                    }
+                    CompressStep::from_parts(op, method, &params)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| step_error(step, e))?;
+            let epochs: usize = steps
+                .iter()
+                .map(|s| match s {
+                    CompressStep::Finetune(f) => f.epochs,
+                    _ => 0,
+                })
+                .sum();
+            let mut progress = Progress { observer, epochs };
+            let (model, report) = compress(
+                &parent,
+                &steps,
+                Context {
+                    train: &inputs.train,
+                    test: &inputs.test,
+                    device,
+                    observer: &mut progress,
+                },
+            )
+            .map_err(|e| step_error(step, e))?;
+            let mut sidecar = sidecar;
+            sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
+            model
+                .save(out, sidecar, &report)
+                .map_err(|e| step_error(step, e))?;
+            write_json(&out.join("report.json"), &report)?;
+        }
+        StepKind::Evaluate { .. } => {
+            let model = load_model(&cache.dir(&plan.steps[step.deps[0]].key), device)?;
+            let predicted = predict_dataset(&model, &inputs.test, device);
+            let correct = predicted
+                .iter()
+                .zip(&inputs.test.labels)
+                .filter(|(p, l)| p == l)
+                .count();
+            artifacts::write_predictions(
+                out,
+                &Predictions {
+                    accuracy: correct as f64 / inputs.test.len().max(1) as f64,
+                    predicted,
+                },
+            )?;
+        }
+        StepKind::Attack {
+            name,
+            params,
+            images,
+            batch_size,
+            ..
+        } => {
+            let model = load_model(&cache.dir(&plan.steps[step.deps[0]].key), device)?;
+            let attack = advcomp_attack::build(name, &Value::Object(params.clone()))
+                .map_err(|e| step_error(step, e))?;
+            let rows = job::spread(inputs.test.len(), (*images).min(inputs.test.len()));
+            let plain = device.clone().without_autodiff();
+            let x = batch::images(&inputs.test, &rows, &plain);
+            let y = batch::labels(&inputs.test, &rows, &plain);
+            let total = rows.len();
+            let result = advcomp_attack::run_batched(
+                attack.as_ref(),
+                &model,
+                x,
+                y,
+                *batch_size,
+                device,
+                &mut |done| observer.step_progress(done, total),
+            )
+            .map_err(|e| step_error(step, e))?;
+            let s = &inputs.test.shape;
+            let dims = [rows.len(), s.channels, s.height, s.width];
+            artifacts::write_images(out, &result.adversarial)?;
+            let summary = result.metrics.summary(result.counters);
+            write_json(
+                &out.join(artifacts::ATTACK),
+                &AttackRecord {
+                    rows,
+                    dims,
+                    metrics: result.metrics,
+                    counters: result.counters,
+                    summary,
+                },
+            )?;
+        }
+        StepKind::Apply { .. } => {
+            let attack_dir = cache.dir(&plan.steps[step.deps[0]].key);
+            let record = artifacts::read_attack(&attack_dir)?;
+            let images = artifacts::read_images(&attack_dir, record.dims)?;
+            let model = load_model(&cache.dir(&plan.steps[step.deps[1]].key), device)?;
+            let plain = device.clone().without_autodiff();
+            let mut predicted = Vec::with_capacity(record.rows.len());
+            let per: usize = record.dims[1..].iter().product();
+            for (chunk, rows) in images
+                .chunks(EVAL_BATCH * per)
+                .zip(record.rows.chunks(EVAL_BATCH))
+            {
+                let x = burn::Tensor::<1>::from_floats(chunk, &plain).reshape([
+                    rows.len(),
+                    record.dims[1],
+                    record.dims[2],
+                    record.dims[3],
+                ]);
+                predicted.extend(
+                    advcomp_attack::ops::host_i64(model.predict(x))
+                        .into_iter()
+                        .map(|p| p as u8),
+                );
+            }
+            let labels: Vec<u8> = record.rows.iter().map(|&r| inputs.test.labels[r]).collect();
+            let correct = predicted
+                .iter()
+                .zip(&labels)
+                .filter(|(p, l)| p == l)
+                .count();
+            artifacts::write_predictions(
+                out,
+                &Predictions {
+                    accuracy: correct as f64 / labels.len().max(1) as f64,
+                    predicted,
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Predicted class of every image of `data`.
+pub fn predict_dataset(model: &dyn Classifier, data: &Dataset, device: &Device) -> Vec<u8> {
+    let plain = device.clone().without_autodiff();
+    let rows: Vec<usize> = (0..data.len()).collect();
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in rows.chunks(EVAL_BATCH) {
+        let x = batch::images(data, chunk, &plain);
+        out.extend(
+            advcomp_attack::ops::host_i64(model.predict(x))
+                .into_iter()
+                .map(|p| p as u8),
+        );
+    }
+    out
+}

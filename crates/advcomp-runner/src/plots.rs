@@ -1,0 +1,138 @@
+//! SVG plots of transfer rate against density and against bitwidth, one
+//! line per attack, drawn with plotters.
+//!
+//! A point is a transfer cell between an uncompressed model and a
+//! compressed one that a sweep made: the x value is the compressed model's
+//! density (or bitwidth), whichever side of the transfer it is on.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::error::RunError;
+use crate::results::{ModelResult, Results};
+
+/// Which axis a plot uses.
+#[derive(Debug, Clone, Copy)]
+enum Axis {
+    Density,
+    Bits,
+}
+
+/// Draws the plots that have data into `dir`; returns `(title, file)`.
+pub fn draw(results: &Results, dir: &Path) -> Result<Vec<(String, String)>, RunError> {
+    let mut made = Vec::new();
+    for (axis, file, title) in [
+        (
+            Axis::Density,
+            "transfer-vs-density.svg",
+            "transfer rate against density",
+        ),
+        (
+            Axis::Bits,
+            "transfer-vs-bits.svg",
+            "transfer rate against bitwidth",
+        ),
+    ] {
+        let series = series(results, axis);
+        if series.values().all(|v| v.is_empty()) {
+            continue;
+        }
+        let path = dir.join(file);
+        render(&path, title, axis, &series).map_err(|e| RunError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        made.push((title.to_string(), file.to_string()));
+    }
+    Ok(made)
+}
+
+fn x_of(m: &ModelResult, axis: Axis) -> Option<f64> {
+    match axis {
+        Axis::Density => (m.pruned && !m.quantised).then_some(m.density),
+        Axis::Bits => (m.quantised && !m.pruned).then_some(f64::from(m.weight_bits)),
+    }
+}
+
+fn plain(m: &ModelResult) -> bool {
+    !m.pruned && !m.quantised
+}
+
+/// Per attack and direction, the points sorted by x.
+fn series(results: &Results, axis: Axis) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let model = |id: &str| results.models.iter().find(|m| m.id == id);
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for t in &results.transfers {
+        let (Some(s), Some(tg), Some(rate)) = (model(&t.source), model(&t.target), t.transfer_rate)
+        else {
+            continue;
+        };
+        let (x, direction) = if plain(s) {
+            (x_of(tg, axis), "full → compressed")
+        } else if plain(tg) {
+            (x_of(s, axis), "compressed → full")
+        } else {
+            (None, "")
+        };
+        if let Some(x) = x {
+            out.entry(format!("{} ({direction})", t.attack))
+                .or_default()
+                .push((x, rate));
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+fn render(
+    path: &Path,
+    title: &str,
+    axis: Axis,
+    series: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let xs = series.values().flatten().map(|p| p.0);
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let pad = ((hi - lo) * 0.05).max(0.01);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..1.0)?;
+    chart
+        .configure_mesh()
+        .x_desc(match axis {
+            Axis::Density => "density (share of weights kept)",
+            Axis::Bits => "bitwidth (weights and activations)",
+        })
+        .y_desc("transfer rate")
+        .draw()?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! End-to-end runs of a small deterministic scenario on the bundled MNIST:
+//! the report is snapshot-tested, a rerun comes from the cache with
+//! identical results, an interrupted run resumes to the same numbers.
+
+use std::path::{Path, PathBuf};
+
+use advcomp_runner::{Results, RunOptions, run};
+
+const SCENARIO: &str = r#"
+# Tiny scenario 1 and 2 for the test suite.
+seed = 3
+train_images = 1000
+test_images = 120
+
+model base = lenet5 { epochs: 2 }
+variant pruned = base | prune magnitude { density: [0.3, 0.1], scope: "global" }
+variant quantised = base | quantise fixed { bits: [8, 4] }
+
+attack fgsm = fgsm { epsilon: 0.15 }
+attack deepfool = deepfool { images: 60 }
+
+transfer base -> pruned, quantised using all
+transfer quantised -> base, pruned using fgsm
+"#;
+
+fn cpu() -> burn::tensor::Device {
+    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap()
+}
+
+fn bundled() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+}
+
+fn run_in(dir: &Path, stop_after: Option<usize>) -> advcomp_runner::RunOutcome {
+    let file = dir.join("tiny.scn");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
+    let options = RunOptions {
+        scenario: PathBuf::from("tiny.scn"),
+        out_dir: dir.join("out"),
+        cache_dir: dir.join("cache"),
+        data_dir: Some(bundled()),
+        backend: "flex".into(),
+        dry_run: false,
+        stop_after,
+    };
+    run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap()
+}
+
+fn without_timings(mut r: Results) -> Results {
+    r.timings.clear();
+    r
+}
+
+#[test]
+fn report_rerun_and_resume() {
+    let a = tempfile::tempdir().unwrap();
+    let first = run_in(a.path(), None);
+    assert!(first.cached.iter().all(|c| !c), "a fresh cache has nothing");
+    let results = first.results.unwrap();
+    let report = std::fs::read_to_string(a.path().join("out/report.md")).unwrap();
+    // The header names the commit and version; the tables are the numbers.
+    let tables = &report[report.find("## Models").unwrap()..];
+    insta::assert_snapshot!("tiny_report", tables);
+    assert!(a.path().join("out/transfer.csv").is_file());
+    assert!(a.path().join("out/transfer-vs-density.svg").is_file());
+    assert!(a.path().join("out/transfer-vs-bits.svg").is_file());
+    let json_before = std::fs::read(a.path().join("out/results.json")).unwrap();
+
+    // A rerun computes nothing and writes the same bytes.
+    let started = std::time::Instant::now();
+    let second = run_in(a.path(), None);
+    assert!(second.cached.iter().all(|c| *c));
+    assert_eq!(second.results.unwrap(), results);
+    assert_eq!(
+        std::fs::read(a.path().join("out/results.json")).unwrap(),
+        json_before
+    );
+    eprintln!("cached rerun: {:.2}s", started.elapsed().as_secs_f64());
+
+    // Interrupted after 4 steps, then resumed: the same numbers.
+    let b = tempfile::tempdir().unwrap();
+    let stopped = run_in(b.path(), Some(4));
+    assert!(stopped.results.is_none());
+    // What an interruption leaves mid-step: a staging directory.
+    std::fs::create_dir_all(b.path().join("cache/tmp/deadbeef-1")).unwrap();
+    let resumed = run_in(b.path(), None);
+    assert_eq!(resumed.cached.iter().filter(|c| **c).count(), 4);
+    assert!(!b.path().join("cache/tmp/deadbeef-1").exists());
+    assert_eq!(
+        without_timings(resumed.results.unwrap()),
+        without_timings(results)
+    );
+}
+
+#[test]
+fn the_transfer_metric_counts_only_eligible_samples() {
+    let a = tempfile::tempdir().unwrap();
+    let results = run_in(a.path(), None).results.unwrap();
+    for t in &results.transfers {
+        assert!(t.transferred <= t.eligible);
+        if let Some(rate) = t.transfer_rate {
+            assert!((0.0..=1.0).contains(&rate));
+        }
+    }
+    let wb = results
+        .whitebox
+        .iter()
+        .find(|w| w.attack == "deepfool")
+        .unwrap();
+    assert_eq!(wb.images, 60);
+}

@@ -1,0 +1,111 @@
+//! What the front end must know about the registries, as a trait the
+//! runner implements over the real ones (attack registry, compressors,
+//! defences, training configurations). Keeping it a trait keeps this crate
+//! free of burn and of every other advcomp crate, and lets tests inject
+//! [`MockCatalog`](crate::testing::MockCatalog).
+
+use serde_json::{Map, Value};
+
+/// The kinds of named thing a scenario refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A network architecture (`lenet5`); its parameters are training options.
+    Architecture,
+    /// An attack registry name (`fgsm`).
+    Attack,
+    /// A pruning method (`magnitude`).
+    Prune,
+    /// A quantisation method (`fixed`).
+    Quantise,
+    /// Fine-tuning; its one implicit name is `finetune`.
+    Finetune,
+    /// A keyed defence (`taboo`).
+    Defence,
+}
+
+impl Kind {
+    /// How the kind is called in messages ("architecture", "prune method").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Architecture => "architecture",
+            Kind::Attack => "attack",
+            Kind::Prune => "prune method",
+            Kind::Quantise => "quantise method",
+            Kind::Finetune => "fine-tuning",
+            Kind::Defence => "defence",
+        }
+    }
+}
+
+/// Why a parameter map was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CatalogError {
+    /// The parameter at fault, if one is (the diagnostic then points at its value,
+    /// or at its name when the parameter itself is unknown).
+    pub field: Option<String>,
+    /// What is wrong (`epsilon must be > 0`).
+    pub message: String,
+    /// The nearest valid name or value (`epsilon`), shown as "did you mean".
+    pub suggestion: Option<String>,
+    /// Whether `field` is not a parameter at all (the diagnostic then points
+    /// at the parameter's name rather than its value).
+    pub unknown_parameter: bool,
+}
+
+impl CatalogError {
+    /// An error about parameter `field`.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        CatalogError {
+            field: Some(field.to_string()),
+            message: message.into(),
+            suggestion: None,
+            unknown_parameter: false,
+        }
+    }
+
+    /// `field` is not a parameter of this method.
+    pub fn unknown_field(field: &str, message: impl Into<String>) -> Self {
+        CatalogError {
+            unknown_parameter: true,
+            ..Self::field(field, message)
+        }
+    }
+
+    /// An error about the whole map.
+    pub fn general(message: impl Into<String>) -> Self {
+        CatalogError {
+            field: None,
+            message: message.into(),
+            suggestion: None,
+            unknown_parameter: false,
+        }
+    }
+
+    /// Adds a suggestion.
+    pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
+        self.suggestion = Some(suggestion.into());
+        self
+    }
+}
+
+/// The registries as the scenario front end sees them.
+pub trait Catalog {
+    /// Known names of this kind (for "unknown X; known: ..." and suggestions).
+    /// `Finetune` has the one implicit name `"finetune"`.
+    fn names(&self, kind: Kind) -> Vec<String>;
+
+    /// The canonical name if `name` is known (aliases allowed, e.g. `"bim"` →
+    /// `"ifgsm"`), else `None`.
+    fn resolve(&self, kind: Kind, name: &str) -> Option<String>;
+
+    /// Validates one concrete parameter map (after sweep expansion, so no
+    /// lists) of the canonical `name`. The error's `field` names the parameter
+    /// at fault so the diagnostic can point at it.
+    fn check(
+        &self,
+        kind: Kind,
+        name: &str,
+        params: &Map<String, Value>,
+    ) -> Result<(), CatalogError>;
+}

@@ -1,0 +1,309 @@
+//! Properties: the formatter round-trips random valid trees and is
+//! idempotent; no input whatsoever makes `parse` or `check` panic.
+
+use advcomp_scenario::ast::*;
+use advcomp_scenario::{SourceFile, Span, check, format, parse, testing::MockCatalog};
+use proptest::prelude::*;
+
+const KEYWORDS: &[&str] = &[
+    "model", "variant", "attack", "transfer", "using", "defend", "prune", "quantise", "quantize",
+    "finetune", "all", "true", "false",
+];
+
+fn ident_text() -> impl Strategy<Value = String> {
+    "[A-Za-z_][A-Za-z0-9_-]{0,8}"
+}
+
+/// A name that is not a keyword.
+fn name() -> impl Strategy<Value = Ident> {
+    ident_text()
+        .prop_filter("keywords are not names", |s| {
+            !KEYWORDS.contains(&s.as_str())
+        })
+        .prop_map(|name| Ident {
+            name,
+            span: Span::default(),
+        })
+}
+
+fn scalar() -> impl Strategy<Value = ValueKind> {
+    prop_oneof![
+        any::<i64>().prop_map(ValueKind::Int),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(ValueKind::Float),
+        (-1000i32..1000, 0u32..4)
+            .prop_map(|(m, e)| ValueKind::Float(f64::from(m) / 10f64.powi(e as i32))),
+        "[ -~\\t\\n\\r\"\\\\é#]{0,10}".prop_map(ValueKind::Str),
+        any::<bool>().prop_map(ValueKind::Bool),
+        ident_text()
+            .prop_filter("not a boolean", |s| s != "true" && s != "false")
+            .prop_map(ValueKind::Word),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = scalar().prop_map(|kind| Value {
+        kind,
+        span: Span::default(),
+    });
+    leaf.prop_recursive(2, 12, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(|items| Value {
+            kind: ValueKind::List(items),
+            span: Span::default(),
+        })
+    })
+}
+
+fn params() -> impl Strategy<Value = Params> {
+    prop::collection::vec((ident_text(), value()), 0..4).prop_map(|entries| Params {
+        entries: entries
+            .into_iter()
+            .map(|(n, value)| Param {
+                name: Ident {
+                    name: n,
+                    span: Span::default(),
+                },
+                value,
+            })
+            .collect(),
+        span: Span::default(),
+    })
+}
+
+fn method() -> impl Strategy<Value = Method> {
+    (name(), params()).prop_map(|(name, params)| Method {
+        name,
+        params,
+        span: Span::default(),
+    })
+}
+
+fn step() -> impl Strategy<Value = StepDecl> {
+    (0..4u8, name(), params()).prop_map(|(op, m, params)| {
+        let op = [
+            StepOp::Prune,
+            StepOp::Quantise,
+            StepOp::Finetune,
+            StepOp::Defend,
+        ][op as usize];
+        let method = (op != StepOp::Finetune).then_some(m);
+        StepDecl {
+            op,
+            method,
+            params,
+            span: Span::default(),
+        }
+    })
+}
+
+fn names() -> impl Strategy<Value = Vec<Ident>> {
+    prop::collection::vec(name(), 1..4)
+}
+
+fn declaration() -> impl Strategy<Value = StatementKind> {
+    prop_oneof![
+        (name(), name(), params(), prop::option::of(method())).prop_map(
+            |(name, arch, params, defence)| StatementKind::Model(ModelDecl {
+                name,
+                arch,
+                params,
+                defence
+            })
+        ),
+        (name(), name(), prop::collection::vec(step(), 1..4)).prop_map(|(name, parent, steps)| {
+            StatementKind::Variant(VariantDecl {
+                name,
+                parent,
+                steps,
+            })
+        }),
+        (name(), name(), params()).prop_map(|(name, attack, params)| StatementKind::Attack(
+            AttackDecl {
+                name,
+                attack,
+                params
+            }
+        )),
+        (names(), names(), prop::option::of(names())).prop_map(|(sources, targets, attacks)| {
+            let attacks = attacks.map_or(AttackRefs::All(Span::default()), AttackRefs::Named);
+            StatementKind::Transfer(TransferDecl {
+                sources,
+                targets,
+                attacks,
+            })
+        }),
+    ]
+}
+
+fn setting() -> impl Strategy<Value = StatementKind> {
+    (name(), value()).prop_map(|(key, value)| StatementKind::Setting(Setting { key, value }))
+}
+
+/// Comment text as the parser keeps it: one line, no trailing whitespace.
+fn comment() -> impl Strategy<Value = String> {
+    "[ -~é]{0,12}".prop_map(|s| s.trim_end().to_string())
+}
+
+fn trivia() -> impl Strategy<Value = Vec<Trivia>> {
+    prop::collection::vec(
+        prop_oneof![comment().prop_map(Trivia::Comment), Just(Trivia::Blank)],
+        0..3,
+    )
+    .prop_map(|v| {
+        // The parser collapses runs of blank lines into one.
+        let mut out: Vec<Trivia> = Vec::new();
+        for t in v {
+            if !(t == Trivia::Blank && out.last() == Some(&Trivia::Blank)) {
+                out.push(t);
+            }
+        }
+        out
+    })
+}
+
+fn statement(kind: impl Strategy<Value = StatementKind>) -> impl Strategy<Value = Statement> {
+    (kind, trivia(), prop::option::of(comment())).prop_map(|(kind, leading, trailing)| Statement {
+        kind,
+        span: Span::default(),
+        leading,
+        trailing,
+    })
+}
+
+fn trim_blanks(v: &mut Vec<Trivia>) {
+    while v.first() == Some(&Trivia::Blank) {
+        v.remove(0);
+    }
+    while v.last() == Some(&Trivia::Blank) {
+        v.pop();
+    }
+}
+
+/// A random valid tree in the formatter's layout: a header without blank
+/// lines at its ends, settings first, no blank line in the first
+/// statement's comments, one blank line before the first declaration when
+/// there are settings, no blank line at the end.
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        trivia(),
+        prop::collection::vec(statement(setting()), 0..4),
+        prop::collection::vec(statement(declaration()), 0..6),
+        trivia(),
+    )
+        .prop_map(|(mut header, settings, decls, mut trailing)| {
+            let n_settings = settings.len();
+            let mut statements: Vec<Statement> = settings.into_iter().chain(decls).collect();
+            trim_blanks(&mut header);
+            if let Some(first) = statements.first_mut() {
+                first.leading.retain(|t| *t != Trivia::Blank);
+            } else {
+                header.clear();
+                trim_blanks(&mut trailing);
+            }
+            if n_settings > 0
+                && let Some(first_decl) = statements.get_mut(n_settings)
+                && first_decl.leading.first() != Some(&Trivia::Blank)
+            {
+                first_decl.leading.insert(0, Trivia::Blank);
+            }
+            while trailing.last() == Some(&Trivia::Blank) {
+                trailing.pop();
+            }
+            Scenario {
+                source: SourceFile::default(),
+                header,
+                statements,
+                trailing,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn format_round_trips_and_is_idempotent(ast in scenario()) {
+        let text = format(&ast);
+        let back = parse(&text, "fmt.scn");
+        prop_assert!(back.is_ok(), "formatted text does not parse:\n{}\n{}", text, back.err().map(|d| d.render(false)).unwrap_or_default());
+        let back = back.unwrap_or_else(|_| unreachable!());
+        prop_assert_eq!(back.without_spans(), ast.without_spans(), "text:\n{}", text);
+        prop_assert_eq!(format(&back), text);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        if let Ok(ast) = parse(&text, "fuzz.scn") {
+            let _ = format(&ast);
+            let _ = check(&ast, &MockCatalog);
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_decoded_lossily_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(ast) = parse(&text, "fuzz.scn") {
+            let _ = check(&ast, &MockCatalog);
+        }
+    }
+
+    #[test]
+    fn scenario_shaped_text_never_panics(
+        parts in prop::collection::vec(prop_oneof![
+            Just("model"), Just("variant"), Just("attack"), Just("transfer"), Just("using"), Just("all"),
+            Just("defend"), Just("prune"), Just("quantise"), Just("finetune"), Just("base"), Just("p"),
+            Just("lenet5"), Just("fgsm"), Just("magnitude"), Just("fixed"), Just("taboo"), Just("density"),
+            Just("bits"), Just("epsilon"), Just("seed"), Just("="), Just("|"), Just("->"), Just(","),
+            Just("{"), Just("}"), Just("["), Just("]"), Just(":"), Just("0.5"), Just("-1"), Just("8"),
+            Just("\"s\""), Just("\n"), Just("# c\n"), Just("1e999"), Just("99999999999999999999"),
+        ], 0..40)
+    ) {
+        let text = parts.join(" ");
+        match parse(&text, "fuzz.scn") {
+            Ok(ast) => {
+                let _ = format(&ast);
+                if let Err(d) = check(&ast, &MockCatalog) {
+                    let _ = d.render(false);
+                }
+            }
+            Err(d) => { let _ = d.render(false); }
+        }
+    }
+}
+
+#[test]
+fn hostile_inputs_are_refused_without_panicking() {
+    let deep = "[".repeat(100_000);
+    let long_list = format!(
+        "model m = lenet5 {{ epochs: [{}] }}",
+        (0..5000)
+            .map(|i| (i + 1).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let many = "seed = 1\n".repeat(5000);
+    let inputs = [
+        deep.as_str(),
+        "\u{0}\u{1}\u{ffff}\u{fffd}",
+        "model m = lenet5 { epochs: 1e999 }",
+        "seed = -99999999999999999999999",
+        "seed = -1",
+        long_list.as_str(),
+        many.as_str(),
+        "\"",
+        "#",
+        "x = \"\\",
+    ];
+    for text in inputs {
+        match parse(text, "hostile.scn") {
+            Ok(ast) => {
+                let _ = check(&ast, &MockCatalog).map_err(|d| d.render(false));
+            }
+            Err(d) => {
+                assert!(d.has_errors());
+                let _ = d.render(false);
+            }
+        }
+    }
+}
