@@ -1,0 +1,157 @@
+//! `advcomp run`, `check`, `fmt` as a user runs them, including a run
+//! killed with SIGKILL and resumed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn advcomp(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ADVCOMP_BACKEND")
+        .env_remove("ADVCOMP_CACHE")
+        .output()
+        .expect("advcomp runs")
+}
+
+fn bundled() -> String {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+        .display()
+        .to_string()
+}
+
+const SCENARIO: &str = "seed = 5
+train_images = 800
+test_images = 100
+
+model base = lenet5 { epochs: 2 }
+variant pruned = base | prune magnitude { density: [0.2, 0.1] }
+variant quantised = base | quantise dynamic { bits: 4 }
+
+attack fgsm = fgsm { epsilon: 0.2 }
+attack ifgsm = ifgsm { epsilon: 0.1 }
+
+transfer base -> pruned, quantised using all
+transfer pruned -> base using fgsm
+";
+
+fn numbers(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("runs/s/results.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("timings");
+    v
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_numbers() {
+    // Uninterrupted reference.
+    let a = tempfile::tempdir().unwrap();
+    std::fs::write(a.path().join("s.scn"), SCENARIO).unwrap();
+    let o = advcomp(a.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Killed part-way (SIGKILL: no clean-up runs), then resumed.
+    let b = tempfile::tempdir().unwrap();
+    std::fs::write(b.path().join("s.scn"), SCENARIO).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .current_dir(b.path())
+        .args(["run", "s.scn", "--data", &bundled(), "-q"])
+        .spawn()
+        .unwrap();
+    // Wait until at least one step has finished, then kill.
+    let cache = b.path().join("runs/cache");
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        let done = std::fs::read_dir(&cache)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().join("step.json").is_file())
+                    .count()
+            })
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let _ = child.wait();
+    assert!(
+        !b.path().join("runs/s/results.json").exists(),
+        "the run finished before it could be killed; the test needs a longer scenario"
+    );
+    let o = advcomp(b.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(numbers(a.path()), numbers(b.path()));
+
+    // A third run is all cache hits and changes nothing.
+    let before = std::fs::read(b.path().join("runs/s/results.json")).unwrap();
+    let o = advcomp(b.path(), &["run", "s.scn", "--data", &bundled()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("from the cache"));
+    assert_eq!(
+        std::fs::read(b.path().join("runs/s/results.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn check_and_fmt_report_errors_with_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("bad.scn"),
+        "model base = lenet5 { epochs: 2 }\nattack a = fgsm { epsilno: 0.1 }\ntransfer base -> base using a\n",
+    )
+    .unwrap();
+    let o = advcomp(d.path(), &["check", "bad.scn"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.scn:2:"), "{err}");
+    assert!(err.contains("epsilon"), "suggests the nearest name: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    std::fs::write(
+        d.path().join("ok.scn"),
+        "model   base=lenet5\nattack f = fgsm\ntransfer base->base using f\n",
+    )
+    .unwrap();
+    let o = advcomp(d.path(), &["fmt", "--check", "ok.scn"]);
+    assert!(!o.status.success(), "not canonical");
+    let o = advcomp(d.path(), &["fmt", "--write", "ok.scn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = advcomp(d.path(), &["fmt", "--check", "ok.scn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = advcomp(d.path(), &["check", "ok.scn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    std::fs::write(
+        d.path().join("garbage.scn"),
+        [0u8, 159, 146, 150, 255, b'\n', b'{'],
+    )
+    .unwrap();
+    let o = advcomp(d.path(), &["check", "garbage.scn"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("garbage.scn:1:") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_plan() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("s.scn"), SCENARIO).unwrap();
+    let o = advcomp(
+        d.path(),
+        &["run", "s.scn", "--dry-run", "--data", &bundled()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("train base") && out.contains("apply fgsm from base to pruned[density=0.2]"),
+        "{out}"
+    );
+    assert!(!d.path().join("runs/s/results.json").exists());
+}
