@@ -60,7 +60,7 @@ impl TrainHooks for Hooks<'_> {
                 PrunePhase::Fixed => network = p.masks.apply(network),
                 PrunePhase::Gradual => {
                     let every = (self.total_steps / GRADUAL_UPDATES).max(1);
-                    if self.step % every == 0 || self.step == self.total_steps {
+                    if self.step.is_multiple_of(every) || self.step == self.total_steps {
                         let d = gradual_density(self.step, self.total_steps, p.config.density);
                         p.masks = match p.config.scope {
                             Scope::Layer => mask::magnitude_per_layer(&network, d),
@@ -75,7 +75,7 @@ impl TrainHooks for Hooks<'_> {
                 }
             }
         }
-        let epoch_end = self.step % self.steps_per_epoch == 0;
+        let epoch_end = self.step.is_multiple_of(self.steps_per_epoch);
         if epoch_end
             && let Some(q) = self.state.quant.as_mut()
             && q.config.method == QuantMethod::Dynamic
