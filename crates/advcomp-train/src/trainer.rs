@@ -10,7 +10,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int};
 
 use crate::batch;
 use crate::config::{OptimizerConfig, TrainConfig};
@@ -34,6 +34,22 @@ pub trait TrainHooks {
     /// Rewrites the network after each optimiser step (e.g. re-applies a pruning mask).
     fn after_step(&mut self, network: Network) -> Network {
         network
+    }
+
+    /// Replaces the batch's images before the forward pass (e.g. with
+    /// adversarial examples made on the current `network`, for adversarial
+    /// training). `images` and the result are `[batch, c, h, w]` in `[0,1]`
+    /// on the training (autodiff) device; `labels` are the batch's true
+    /// classes. The default keeps the images, so plain training, compressors
+    /// and penalty-only defences are unaffected.
+    fn transform_batch(
+        &mut self,
+        network: &Network,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> Tensor<4> {
+        let _ = (network, labels);
+        images
     }
 }
 
@@ -214,6 +230,7 @@ impl Trainer {
             for (b, rows) in batches.iter().enumerate() {
                 let images = batch::images(data, rows, &device);
                 let targets = batch::labels(data, rows, &device);
+                let images = hooks.transform_batch(&network, images, targets.clone());
                 let logits = match hooks.layer_hook() {
                     Some(hook) => network.forward_hooked(images, hook),
                     None => network.forward(images),

@@ -1,0 +1,310 @@
+//! What every keyed defence provides: a training penalty built from recorded
+//! activations, and a run-time detector that is a forward hook.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use advcomp_data::Dataset;
+use advcomp_models::{Activation, ActivationRecorder, Classifier, LayerHook, LayerInfo, Network};
+use advcomp_train::TrainHooks;
+use burn::Tensor;
+use burn::module::Module;
+use burn::tensor::Device;
+
+/// A per-sample verdict of one monitored layer, as device tensors `[batch]`.
+///
+/// A sample is flagged when `margin > 0` anywhere; `score` is the size of the
+/// worst violation relative to its threshold (≤ 1 means "within bounds").
+#[derive(Debug, Clone)]
+pub struct LayerCheck {
+    /// Worst ratio of a monitored quantity to its threshold, `[batch]`.
+    pub score: Tensor<1>,
+    /// Worst difference quantity − threshold, `[batch]` (flag when > 0; a
+    /// comparison, so a sample exactly at its threshold is not flagged).
+    pub margin: Tensor<1>,
+}
+
+impl LayerCheck {
+    /// The element-wise worse of two checks.
+    pub fn worst(self, other: LayerCheck) -> LayerCheck {
+        LayerCheck {
+            score: self.score.max_pair(other.score),
+            margin: self.margin.max_pair(other.margin),
+        }
+    }
+}
+
+/// A keyed defence.
+///
+/// The training side is [`Defence::penalty`] (turned into
+/// [`TrainHooks`] by [`DefenceTraining`]); the run-time side is
+/// [`Defence::check`] (run as a forward hook by [`Detector`]). Both read
+/// only the activations of [`Defence::layers`]. Everything a defence needs
+/// at run time except its [`Key`](crate::Key) is in [`Defence::config`],
+/// which is what a checkpoint records.
+pub trait Defence {
+    /// Registry name (`"taboo_trap"`, `"sitatapatra"`).
+    fn name(&self) -> &str;
+
+    /// The public id of the key ([`Key::id`](crate::Key::id)).
+    fn key_id(&self) -> String;
+
+    /// Everything but the key: hyper-parameters and learnt thresholds.
+    fn config(&self) -> serde_json::Value;
+
+    /// The layers whose outputs the defence reads.
+    fn layers(&self) -> Vec<String>;
+
+    /// The run-time check of one layer's output, or `None` when the layer is
+    /// not monitored or the defence is not calibrated yet.
+    fn check(&self, layer: &str, activation: &Activation) -> Option<LayerCheck>;
+
+    /// The training penalty (a differentiable scalar `[1]`, already weighted)
+    /// for one layer's output, or `None` when it adds nothing.
+    fn penalty(&self, layer: &str, activation: &Activation) -> Option<Tensor<1>>;
+
+    /// The forward hook that checks a batch.
+    fn detector(&self) -> Detector<'_>
+    where
+        Self: Sized,
+    {
+        Detector::new(self)
+    }
+}
+
+/// Per-sample result of a detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Whether each sample broke a monitored constraint.
+    pub flag: Vec<bool>,
+    /// Worst violation ratio per sample (> 1 is a violation; 0 when nothing
+    /// was monitored).
+    pub score: Vec<f32>,
+    /// The class the model predicts for each sample.
+    pub predicted: Vec<usize>,
+}
+
+impl Detection {
+    /// Share of flagged samples.
+    pub fn flag_rate(&self) -> f64 {
+        if self.flag.is_empty() {
+            0.0
+        } else {
+            self.flag.iter().filter(|&&f| f).count() as f64 / self.flag.len() as f64
+        }
+    }
+}
+
+/// The run-time side of a defence: a [`LayerHook`] that leaves activations
+/// unchanged and records, per sample, the worst [`LayerCheck`] of the
+/// monitored layers. Only comparisons (and one division per monitored unit
+/// for the score) are added to the forward pass.
+pub struct Detector<'a> {
+    defence: &'a dyn Defence,
+    state: RefCell<Option<LayerCheck>>,
+}
+
+impl<'a> Detector<'a> {
+    /// A detector for `defence`.
+    pub fn new(defence: &'a dyn Defence) -> Self {
+        Self {
+            defence,
+            state: RefCell::default(),
+        }
+    }
+
+    /// Removes and returns what the last forward pass recorded.
+    pub fn take(&self) -> Option<LayerCheck> {
+        self.state.take()
+    }
+
+    /// Classifies `images` with `network` and checks them: one forward pass,
+    /// one host read.
+    pub fn detect(&self, network: &Network, images: Tensor<4>) -> Detection {
+        self.detect_hooked(network, images, &advcomp_models::NoHook)
+    }
+
+    /// Like [`Detector::detect`] with `inner` (e.g. a compressor's hook)
+    /// applied before the check at every layer.
+    pub fn detect_hooked(
+        &self,
+        network: &Network,
+        images: Tensor<4>,
+        inner: &dyn LayerHook,
+    ) -> Detection {
+        self.state.take();
+        let batch = images.dims()[0];
+        let hook = advcomp_models::HookChain::new().with(inner).with(self);
+        let logits = network.forward_hooked(images, &hook).detach();
+        let predicted = logits.argmax(1).reshape([batch]).float();
+        let check = self.take().unwrap_or_else(|| LayerCheck {
+            score: predicted.zeros_like(),
+            margin: predicted.zeros_like() - 1.0,
+        });
+        let all = Tensor::cat(
+            vec![check.score.detach(), check.margin.detach(), predicted],
+            0,
+        );
+        let host = all
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("float tensor");
+        Detection {
+            score: host[..batch].to_vec(),
+            flag: host[batch..2 * batch].iter().map(|&m| m > 0.0).collect(),
+            predicted: host[2 * batch..].iter().map(|&p| p as usize).collect(),
+        }
+    }
+}
+
+impl LayerHook for Detector<'_> {
+    fn after(&self, layer: &LayerInfo, activation: Activation) -> Activation {
+        if let Some(check) = self.defence.check(&layer.name, &activation) {
+            let mut state = self.state.borrow_mut();
+            *state = Some(match state.take() {
+                Some(previous) => previous.worst(check),
+                None => check,
+            });
+        }
+        activation
+    }
+}
+
+/// A network with a defence: classifies like the network (the detector does
+/// not change activations) and detects through [`DefendedModel::detect`].
+pub struct DefendedModel {
+    /// The (defence-trained) network.
+    pub network: Network,
+    /// The defence, with its key.
+    pub defence: Box<dyn Defence>,
+}
+
+impl std::fmt::Debug for DefendedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefendedModel")
+            .field("network", &self.network.architecture())
+            .field("defence", &self.defence.name())
+            .field("key_id", &self.defence.key_id())
+            .finish()
+    }
+}
+
+impl DefendedModel {
+    /// Checks a batch (see [`Detector::detect`]).
+    pub fn detect(&self, images: Tensor<4>) -> Detection {
+        Detector::new(self.defence.as_ref()).detect(&self.network, images)
+    }
+}
+
+impl Classifier for DefendedModel {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.network.forward(images)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.network.num_classes()
+    }
+}
+
+/// The training side of a defence as [`TrainHooks`]: records the monitored
+/// layers' outputs (live graph nodes) and adds the defence's penalty to the
+/// cross-entropy.
+pub struct DefenceTraining<'a> {
+    defence: &'a dyn Defence,
+    recorder: ActivationRecorder,
+}
+
+impl<'a> DefenceTraining<'a> {
+    /// Training hooks for `defence`.
+    pub fn new(defence: &'a dyn Defence) -> Self {
+        Self {
+            defence,
+            recorder: ActivationRecorder::only(defence.layers()),
+        }
+    }
+}
+
+impl TrainHooks for DefenceTraining<'_> {
+    fn layer_hook(&self) -> Option<&dyn LayerHook> {
+        Some(&self.recorder)
+    }
+
+    fn extra_loss(&self, logits: &Tensor<2>) -> Option<Tensor<1>> {
+        let _ = logits;
+        self.recorder
+            .take()
+            .iter()
+            .filter_map(|(layer, a)| self.defence.penalty(layer, a))
+            .reduce(|a, b| a + b)
+    }
+}
+
+/// Runs `network` over `data` (batches of `batch_size`) and collects, per
+/// layer, the host matrix `stat(layer, activation)` (`[samples, columns]`,
+/// one row per image, in data order). Used to learn thresholds.
+pub fn collect_stats(
+    network: &Network,
+    data: &Dataset,
+    device: &Device,
+    layers: &[String],
+    batch_size: usize,
+    stat: &dyn Fn(&str, &Activation) -> Tensor<2>,
+) -> BTreeMap<String, Vec<Vec<f32>>> {
+    let network = network.valid();
+    let device = device.clone().without_autodiff();
+    let recorder = ActivationRecorder::only(layers.iter().cloned());
+    let mut out: BTreeMap<String, Vec<Vec<f32>>> = BTreeMap::new();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let images = advcomp_train::batch::images(data, chunk, &device);
+        let _ = network.forward_hooked(images, &recorder);
+        for (layer, activation) in recorder.take() {
+            let t = stat(&layer, &activation);
+            let [rows, cols] = t.dims();
+            let host = t.into_data().try_into_vec_as::<f32>().expect("floats");
+            let entry = out.entry(layer).or_default();
+            for r in 0..rows {
+                entry.push(host[r * cols..(r + 1) * cols].to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// The `p`-th percentile (`0..=100`, nearest rank) of each column of `rows`;
+/// `p = 100` is the column maximum.
+pub fn column_percentiles(rows: &[Vec<f32>], p: f64) -> Vec<f32> {
+    let cols = rows.first().map_or(0, Vec::len);
+    (0..cols)
+        .map(|c| {
+            let mut column: Vec<f32> = rows.iter().map(|r| r[c]).collect();
+            percentile(&mut column, p)
+        })
+        .collect()
+}
+
+/// The `p`-th percentile (`0..=100`, nearest rank) of `values` (sorted in
+/// place); 0 for an empty slice.
+pub fn percentile(values: &mut [f32], p: f64) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f32::total_cmp);
+    let n = values.len();
+    let rank = ((p.clamp(0.0, 100.0) / 100.0) * n as f64).ceil() as usize;
+    values[rank.clamp(1, n) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let mut v = vec![5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(percentile(&mut v, 100.0), 5.0);
+        assert_eq!(percentile(&mut v, 0.0), 1.0);
+        assert_eq!(percentile(&mut v, 50.0), 3.0);
+        assert_eq!(percentile(&mut v, 81.0), 5.0);
+    }
+}

@@ -1,0 +1,35 @@
+//! Keyed defences against adversarial samples, and a baseline.
+//!
+//! - [`defence`]: the [`Defence`] trait — a training penalty built from
+//!   recorded activations ([`DefenceTraining`] makes it
+//!   [`TrainHooks`](advcomp_train::TrainHooks)) and a run-time check run as a
+//!   forward hook ([`Detector`]: per-sample flag and score, one host read).
+//! - [`key`]: [`Key`], 32 bytes derived by SHA-256 from a passphrase or seed;
+//!   only its [`Key::id`] is ever printed or recorded.
+//! - [`taboo`]: the Taboo Trap (keyed activation bounds).
+//! - [`sitatapatra`]: keyed guard checksums after Sitatapatra, and
+//!   [`traceback`](sitatapatra::traceback).
+//! - [`adversarial`]: PGD adversarial training (Madry et al.) as the
+//!   unkeyed baseline.
+//! - [`persist`]: defended checkpoints (`extra["defence"]` in the sidecar;
+//!   the key is re-supplied at load time and checked against its id).
+//!
+//! See `docs/defences.md` for defaults, measurements and what is left out.
+
+pub mod adversarial;
+pub mod defence;
+pub mod key;
+pub mod persist;
+pub mod sitatapatra;
+pub mod taboo;
+mod units;
+
+pub use adversarial::AdversarialTraining;
+pub use defence::{
+    Defence, DefenceTraining, DefendedModel, Detection, Detector, LayerCheck, collect_stats,
+    column_percentiles, percentile,
+};
+pub use key::Key;
+pub use persist::{DefenceError, EXTRA_KEY, save};
+pub use sitatapatra::{Sitatapatra, SitatapatraConfig, Suspect, traceback};
+pub use taboo::{TabooConfig, TabooTrap};

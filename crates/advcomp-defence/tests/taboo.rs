@@ -1,0 +1,227 @@
+//! Taboo Trap on real MNIST digits and a quickly trained LeNet-5.
+
+mod support;
+
+use std::sync::OnceLock;
+
+use advcomp_defence::{
+    Defence, DefenceError, DefendedModel, Detector, Key, TabooConfig, TabooTrap,
+};
+use advcomp_models::{Network, Sidecar};
+use burn::module::Module;
+use proptest::prelude::*;
+use support::*;
+
+/// Digits used to fine-tune.
+const TRAIN_N: usize = 2000;
+/// Digits used to learn the bounds (the whole bundled training set).
+const CALIBRATION_N: usize = 8000;
+
+/// A Taboo-trained model for `key` (fine-tuned from the shared LeNet-5).
+fn harden(key: &str) -> (Network, TabooTrap) {
+    let mut trap = TabooTrap::new(Key::from_passphrase(key), TabooConfig::default(), lenet());
+    let network = trap
+        .harden_with(
+            lenet().clone(),
+            &train(TRAIN_N),
+            &train(CALIBRATION_N),
+            &finetune(11),
+            &cpu(),
+        )
+        .expect("fine-tuning runs");
+    (network, trap)
+}
+
+fn alpha() -> &'static (Network, TabooTrap) {
+    static M: OnceLock<(Network, TabooTrap)> = OnceLock::new();
+    M.get_or_init(|| harden("alpha"))
+}
+
+fn beta() -> &'static (Network, TabooTrap) {
+    static M: OnceLock<(Network, TabooTrap)> = OnceLock::new();
+    M.get_or_init(|| harden("beta"))
+}
+
+/// The unkeyed twin: the same fine-tuning without the penalty.
+fn twin() -> &'static Network {
+    static M: OnceLock<Network> = OnceLock::new();
+    M.get_or_init(|| {
+        let (n, _) = finetune(11)
+            .fit(lenet().clone(), &train(TRAIN_N), &cpu(), &mut (), &mut ())
+            .expect("fine-tuning runs");
+        n.valid()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Bounds at the 100th percentile never flag the images they were learnt from.
+    #[test]
+    fn bounds_at_the_maximum_never_flag_their_own_data(
+        key in any::<u64>(),
+        start in 0usize..7000,
+        n in 1usize..48,
+        per_neuron in any::<bool>(),
+        unit_fraction in 0.05f64..1.0,
+        slack in prop_oneof![Just(0.0), 0.0f64..0.5],
+    ) {
+        let all = &mnist().train;
+        let idx: Vec<usize> = (start..start + n).map(|i| i % all.len()).collect();
+        let data = all.select(&idx);
+        let config = TabooConfig {
+            candidate_layers: vec![],
+            layer_probability: 0.7,
+            unit_fraction,
+            per_neuron,
+            slack,
+            ..TabooConfig::default()
+        };
+        let mut trap = TabooTrap::new(Key::from_seed(key), config, lenet());
+        trap.calibrate(lenet(), &data, &cpu(), 100.0);
+        let (images, _) = batch(&data);
+        let d = Detector::new(&trap).detect(lenet(), images);
+        prop_assert!(d.flag.iter().all(|f| !f), "flags {:?} scores {:?}", d.flag, d.score);
+        prop_assert!(d.score.iter().all(|&s| s <= 1.0), "scores {:?}", d.score);
+    }
+}
+
+#[test]
+fn the_key_fixes_the_selection_and_the_bytes() {
+    // Different keys: different monitored channels.
+    let selections: Vec<_> = (0..8)
+        .map(|s| {
+            TabooTrap::new(Key::from_seed(s), TabooConfig::default(), lenet())
+                .monitored()
+                .clone()
+        })
+        .collect();
+    for i in 0..selections.len() {
+        for j in i + 1..selections.len() {
+            assert_ne!(
+                selections[i], selections[j],
+                "keys {i} and {j} select the same units"
+            );
+        }
+    }
+    // Same key, same seed: byte-identical checkpoints.
+    let dir = tempfile::tempdir().unwrap();
+    let data = train(500);
+    let mut files = Vec::new();
+    for run in 0..2 {
+        let mut trap = TabooTrap::new(
+            Key::from_passphrase("alpha"),
+            TabooConfig::default(),
+            lenet(),
+        );
+        let network = trap
+            .harden(lenet().clone(), &data, &finetune(3), &cpu())
+            .unwrap();
+        let out = dir.path().join(format!("run{run}"));
+        advcomp_defence::save(&network, &trap, Sidecar::new(&network, 3), &out).unwrap();
+        files.push((
+            std::fs::read(out.join("model.bpk")).unwrap(),
+            std::fs::read(out.join("checkpoint.json")).unwrap(),
+        ));
+    }
+    assert!(
+        files[0] == files[1],
+        "two runs with the same key and seed differ"
+    );
+    // Another key, same seed: different weights.
+    let mut other = TabooTrap::new(
+        Key::from_passphrase("beta"),
+        TabooConfig::default(),
+        lenet(),
+    );
+    let network = other
+        .harden(lenet().clone(), &data, &finetune(3), &cpu())
+        .unwrap();
+    let out = dir.path().join("other");
+    advcomp_defence::save(&network, &other, Sidecar::new(&network, 3), &out).unwrap();
+    assert_ne!(std::fs::read(out.join("model.bpk")).unwrap(), files[0].0);
+}
+
+#[test]
+fn clean_accuracy_and_false_positives() {
+    let test_set = test(1000);
+    let (net, trap) = alpha();
+    let keyed = accuracy(net, &test_set);
+    let unkeyed = accuracy(twin(), &test_set);
+    let (images, _) = batch(&test_set);
+    let fpr = Detector::new(trap).detect(net, images).flag_rate();
+    eprintln!(
+        "taboo: clean accuracy keyed {keyed:.4} vs unkeyed twin {unkeyed:.4} (drop {:.2} points); \
+         false positives on {} clean test digits: {:.2}%",
+        (unkeyed - keyed) * 100.0,
+        test_set.len(),
+        fpr * 100.0
+    );
+    assert!(
+        unkeyed - keyed <= 0.02,
+        "accuracy drop {:.4}",
+        unkeyed - keyed
+    );
+    assert!(fpr <= 0.05, "false-positive rate {fpr}");
+}
+
+#[test]
+fn detects_samples_made_on_a_differently_keyed_model() {
+    let test_set = test(300);
+    let (net_a, trap_a) = alpha();
+    let (net_b, _) = beta();
+    for name in ["fgsm", "ifgsm"] {
+        // The registry defaults: ε = 0.3, the study's MNIST budget.
+        let (adv, success) = attack(name, serde_json::json!({}), net_b, &test_set);
+        let d = Detector::new(trap_a).detect(net_a, adv);
+        let on_success: Vec<bool> = d
+            .flag
+            .iter()
+            .zip(&success)
+            .filter(|(_, s)| **s)
+            .map(|(f, _)| *f)
+            .collect();
+        eprintln!(
+            "taboo: {name} (eps 0.3) made on key beta: success on beta {:.1}%, flagged by key alpha {:.1}% \
+             (of the successful ones {:.1}%)",
+            rate(&success) * 100.0,
+            d.flag_rate() * 100.0,
+            rate(&on_success) * 100.0
+        );
+        assert!(
+            rate(&on_success) >= 0.8,
+            "{name}: detection {}",
+            rate(&on_success)
+        );
+    }
+}
+
+#[test]
+fn checkpoints_need_the_right_key() {
+    let (net, trap) = alpha();
+    let dir = tempfile::tempdir().unwrap();
+    advcomp_defence::save(net, trap, Sidecar::new(net, 11), dir.path()).unwrap();
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("checkpoint.json")).unwrap())
+            .unwrap();
+    let entry = &sidecar["extra"]["defence"];
+    assert_eq!(entry["defence"], "taboo_trap");
+    assert_eq!(entry["key_id"], Key::from_passphrase("alpha").id());
+
+    let (model, _) =
+        DefendedModel::load(dir.path(), &Key::from_passphrase("alpha"), &cpu()).unwrap();
+    assert_eq!(model.defence.config(), trap.config());
+    let (images, _) = batch(&test(64));
+    assert_eq!(
+        model.detect(images.clone()),
+        Detector::new(trap).detect(net, images)
+    );
+
+    let err = DefendedModel::load(dir.path(), &Key::from_passphrase("beta"), &cpu()).unwrap_err();
+    assert!(matches!(err, DefenceError::WrongKey { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("wrong key") && msg.contains(&Key::from_passphrase("alpha").id()),
+        "{msg}"
+    );
+}
