@@ -103,6 +103,10 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
                 targets.push(&c.target);
             }
         }
+        // Rows and columns in model order, so the diagonal lines up.
+        let rank = |id: &str| results.models.iter().position(|m| m.id == id);
+        sources.sort_by_key(|id| rank(id));
+        targets.sort_by_key(|id| rank(id));
         for (title, pick) in [
             ("transfer rate", 0usize),
             ("target accuracy on the adversarial set", 1),
