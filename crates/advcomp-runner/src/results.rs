@@ -216,6 +216,24 @@ pub fn gather(
         let record = artifacts::read_attack(&attack_dir)?;
         let on_target = artifacts::read_predictions(&cache.dir(&step.key))?;
         let clean_target = artifacts::read_predictions(&cache.dir(&plan.steps[step.deps[2]].key))?;
+        // A hand-edited or foreign cache entry must be an error, not an
+        // index panic below.
+        let n = record.rows.len();
+        let consistent = record.metrics.clean_correct.len() == n
+            && record.metrics.success.len() == n
+            && on_target.predicted.len() == n
+            && clean_target.predicted.len() == labels.len()
+            && record.rows.iter().all(|&r| r < labels.len());
+        if !consistent {
+            return Err(RunError::Corrupt {
+                path: cache.dir(&step.key).join(artifacts::PREDICTIONS),
+                message: format!(
+                    "its sizes do not match the attack in {} and the {} test images",
+                    attack_dir.display(),
+                    labels.len()
+                ),
+            });
+        }
         let (mut eligible, mut transferred) = (0usize, 0usize);
         for (k, &row) in record.rows.iter().enumerate() {
             let y = labels[row];

@@ -110,3 +110,39 @@ fn the_transfer_metric_counts_only_eligible_samples() {
         .unwrap();
     assert_eq!(wb.images, 60);
 }
+
+#[test]
+fn a_damaged_cache_entry_is_an_error_not_a_panic() {
+    let a = tempfile::tempdir().unwrap();
+    let outcome = run_in(a.path(), None);
+    // Truncate one transfer step's predictions, as a hand edit might.
+    let step = outcome
+        .plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.kind, advcomp_runner::plan::StepKind::Apply { .. }))
+        .unwrap();
+    let path = a
+        .path()
+        .join("cache")
+        .join(&step.key)
+        .join("predictions.json");
+    std::fs::write(&path, r#"{ "predicted": [1, 2], "accuracy": 0.5 }"#).unwrap();
+    let file = a.path().join("tiny.scn");
+    let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
+    let options = RunOptions {
+        scenario: PathBuf::from("tiny.scn"),
+        out_dir: a.path().join("out"),
+        cache_dir: a.path().join("cache"),
+        data_dir: Some(bundled()),
+        backend: "flex".into(),
+        dry_run: false,
+        stop_after: None,
+    };
+    let err = run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("predictions.json") && text.contains("corrupt"),
+        "{text}"
+    );
+}
