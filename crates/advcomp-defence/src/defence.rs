@@ -82,6 +82,9 @@ pub struct Detection {
     pub score: Vec<f32>,
     /// The class the model predicts for each sample.
     pub predicted: Vec<usize>,
+    /// The softmax probability of the predicted class (how sure the model
+    /// is of its answer; traceback evidence).
+    pub confidence: Vec<f32>,
 }
 
 impl Detection {
@@ -136,13 +139,21 @@ impl<'a> Detector<'a> {
         let batch = images.dims()[0];
         let hook = advcomp_models::HookChain::new().with(inner).with(self);
         let logits = network.forward_hooked(images, &hook).detach();
-        let predicted = logits.argmax(1).reshape([batch]).float();
+        let predicted = logits.clone().argmax(1).reshape([batch]).float();
+        let confidence = burn::tensor::activation::softmax(logits, 1)
+            .max_dim(1)
+            .reshape([batch]);
         let check = self.take().unwrap_or_else(|| LayerCheck {
             score: predicted.zeros_like(),
             margin: predicted.zeros_like() - 1.0,
         });
         let all = Tensor::cat(
-            vec![check.score.detach(), check.margin.detach(), predicted],
+            vec![
+                check.score.detach(),
+                check.margin.detach(),
+                predicted,
+                confidence,
+            ],
             0,
         );
         let host = all
@@ -152,7 +163,11 @@ impl<'a> Detector<'a> {
         Detection {
             score: host[..batch].to_vec(),
             flag: host[batch..2 * batch].iter().map(|&m| m > 0.0).collect(),
-            predicted: host[2 * batch..].iter().map(|&p| p as usize).collect(),
+            predicted: host[2 * batch..3 * batch]
+                .iter()
+                .map(|&p| p as usize)
+                .collect(),
+            confidence: host[3 * batch..].to_vec(),
         }
     }
 }

@@ -7,8 +7,8 @@
 //! - [`key`]: [`Key`], 32 bytes derived by SHA-256 from a passphrase or seed;
 //!   only its [`Key::id`] is ever printed or recorded.
 //! - [`taboo`]: the Taboo Trap (keyed activation bounds).
-//! - [`sitatapatra`]: keyed guard checksums after Sitatapatra, and
-//!   [`traceback`](sitatapatra::traceback).
+//! - [`sitatapatra`]: keyed guard checksums after Sitatapatra.
+//! - [`traceback`]: which keyed model a sample was crafted on.
 //! - [`adversarial`]: PGD adversarial training (Madry et al.) as the
 //!   unkeyed baseline.
 //! - [`persist`]: defended checkpoints (`extra["defence"]` in the sidecar;
@@ -22,6 +22,7 @@ pub mod key;
 pub mod persist;
 pub mod sitatapatra;
 pub mod taboo;
+pub mod traceback;
 mod units;
 
 pub use adversarial::AdversarialTraining;
@@ -31,5 +32,6 @@ pub use defence::{
 };
 pub use key::Key;
 pub use persist::{DefenceError, EXTRA_KEY, save};
-pub use sitatapatra::{Sitatapatra, SitatapatraConfig, Suspect, traceback};
+pub use sitatapatra::{Sitatapatra, SitatapatraConfig};
 pub use taboo::{TabooConfig, TabooTrap};
+pub use traceback::{Evidence, Suspect, attribute, traceback};

@@ -28,9 +28,7 @@ use burn::tensor::Device;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::defence::{
-    Defence, DefenceTraining, Detection, Detector, LayerCheck, collect_stats, column_percentiles,
-};
+use crate::defence::{Defence, DefenceTraining, LayerCheck, collect_stats, column_percentiles};
 use crate::key::Key;
 use crate::units::{relu_units, row, select_layers};
 
@@ -329,44 +327,4 @@ impl Defence for Sitatapatra {
         let excess = burn::tensor::activation::relu(g - row(t, &device));
         Some(excess.sum() * (self.record.config.lambda / (b * cols) as f64))
     }
-}
-
-/// One keyed model taking part in a traceback.
-#[derive(Clone, Copy)]
-pub struct Suspect<'a> {
-    /// The model's public key id.
-    pub key_id: &'a str,
-    /// The (defence-trained) network.
-    pub network: &'a Network,
-    /// Its defence.
-    pub defence: &'a dyn Defence,
-}
-
-/// For each image, the index in `models` of the key it was most likely
-/// crafted on, or `None` when no model flags it (nothing to trace).
-///
-/// Every model checks the batch (one forward pass and one host read each);
-/// a flagged image is attributed to the model whose guards it violates
-/// *most* (largest score). A white-box sample is made with gradients through
-/// its source model's own activations, so it disturbs that model's guards
-/// hardest; with the checksum guards implemented here this attributes at
-/// about chance level on quickly fine-tuned LeNet-5s (see `docs/defences.md`).
-pub fn traceback(models: &[Suspect<'_>], images: Tensor<4>) -> Vec<Option<usize>> {
-    let detections: Vec<Detection> = models
-        .iter()
-        .map(|m| Detector::new(m.defence).detect(m.network, images.clone()))
-        .collect();
-    let n = images.dims()[0];
-    (0..n)
-        .map(|i| {
-            if !detections.iter().any(|d| d.flag[i]) {
-                return None;
-            }
-            detections
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.score[i].total_cmp(&b.1.score[i]))
-                .map(|(k, _)| k)
-        })
-        .collect()
 }
