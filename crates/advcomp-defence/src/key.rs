@@ -47,6 +47,13 @@ impl Key {
     pub fn rng(&self, purpose: &str) -> ChaCha8Rng {
         ChaCha8Rng::from_seed(hash(&[STREAM_DOMAIN, &self.0, purpose.as_bytes()]))
     }
+
+    /// A 64-bit seed for one keyed choice (the first draw of
+    /// [`Key::rng`]`(purpose)`), e.g. the training seed of a model trained
+    /// independently under this key.
+    pub fn seed(&self, purpose: &str) -> u64 {
+        rand::RngCore::next_u64(&mut self.rng(purpose))
+    }
 }
 
 impl fmt::Debug for Key {

@@ -9,6 +9,8 @@
 //! - [`taboo`]: the Taboo Trap (keyed activation bounds).
 //! - [`sitatapatra`]: keyed guard checksums after Sitatapatra.
 //! - [`traceback`]: which keyed model a sample was crafted on.
+//! - [`spec`]: a defence as a scenario names it (`defend taboo { key: … }`),
+//!   checked field by field.
 //! - [`adversarial`]: PGD adversarial training (Madry et al.) as the
 //!   unkeyed baseline.
 //! - [`persist`]: defended checkpoints (`extra["defence"]` in the sidecar;
@@ -21,6 +23,7 @@ pub mod defence;
 pub mod key;
 pub mod persist;
 pub mod sitatapatra;
+pub mod spec;
 pub mod taboo;
 pub mod traceback;
 mod units;
@@ -31,7 +34,8 @@ pub use defence::{
     column_percentiles, percentile,
 };
 pub use key::Key;
-pub use persist::{DefenceError, EXTRA_KEY, save};
+pub use persist::{DefenceError, EXTRA_KEY, from_sidecar, save};
 pub use sitatapatra::{Sitatapatra, SitatapatraConfig};
+pub use spec::{DEFENCES, DefenceSpec, KeySource, SpecError};
 pub use taboo::{TabooConfig, TabooTrap};
 pub use traceback::{Evidence, Suspect, attribute, traceback};

@@ -80,51 +80,11 @@ impl DefendedModel {
     /// [`DefenceError::WrongKey`] when `key` is not the one it was made with.
     pub fn load(dir: &Path, key: &Key, device: &Device) -> Result<(Self, Sidecar), DefenceError> {
         let checkpoint = Checkpoint::load(dir, device)?;
-        let bad = |message: String| DefenceError::BadRecord {
-            dir: dir.to_path_buf(),
-            message,
-        };
-        let entry =
-            checkpoint
-                .sidecar
-                .extra
-                .get(EXTRA_KEY)
-                .ok_or_else(|| DefenceError::NotDefended {
-                    dir: dir.to_path_buf(),
-                })?;
-        let name = entry
-            .get("defence")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| bad("missing `defence` name".into()))?;
-        let expected = entry
-            .get("key_id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| bad("missing `key_id`".into()))?;
-        if expected != key.id() {
-            return Err(DefenceError::WrongKey {
+        let defence = from_sidecar(&checkpoint.sidecar, key, dir)?.ok_or_else(|| {
+            DefenceError::NotDefended {
                 dir: dir.to_path_buf(),
-                expected: expected.to_string(),
-                found: key.id(),
-            });
-        }
-        let config = entry.get("config").cloned().unwrap_or_default();
-        let defence: Box<dyn Defence> = match name {
-            taboo::NAME => Box::new(
-                taboo::TabooTrap::from_config(key.clone(), &config)
-                    .map_err(|e| bad(format!("config: {e}")))?,
-            ),
-            sitatapatra::NAME => Box::new(
-                sitatapatra::Sitatapatra::from_config(key.clone(), &config)
-                    .map_err(|e| bad(format!("config: {e}")))?,
-            ),
-            other => {
-                return Err(bad(format!(
-                    "unknown defence `{other}` (known: {}, {})",
-                    taboo::NAME,
-                    sitatapatra::NAME
-                )));
             }
-        };
+        })?;
         Ok((
             DefendedModel {
                 network: checkpoint.network,
@@ -133,4 +93,57 @@ impl DefendedModel {
             checkpoint.sidecar,
         ))
     }
+}
+
+/// The defence recorded in `sidecar` (`None` when it records none), rebuilt
+/// with `key`; fails with [`DefenceError::WrongKey`] when `key` is not the
+/// one it was made with. `dir` names the checkpoint in errors. Used for
+/// checkpoints that carry a defence alongside other records (a compressed
+/// variant of a defended model).
+pub fn from_sidecar(
+    sidecar: &Sidecar,
+    key: &Key,
+    dir: &Path,
+) -> Result<Option<Box<dyn Defence>>, DefenceError> {
+    let bad = |message: String| DefenceError::BadRecord {
+        dir: dir.to_path_buf(),
+        message,
+    };
+    let Some(entry) = sidecar.extra.get(EXTRA_KEY) else {
+        return Ok(None);
+    };
+    let name = entry
+        .get("defence")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("missing `defence` name".into()))?;
+    let expected = entry
+        .get("key_id")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("missing `key_id`".into()))?;
+    if expected != key.id() {
+        return Err(DefenceError::WrongKey {
+            dir: dir.to_path_buf(),
+            expected: expected.to_string(),
+            found: key.id(),
+        });
+    }
+    let config = entry.get("config").cloned().unwrap_or_default();
+    let defence: Box<dyn Defence> = match name {
+        taboo::NAME => Box::new(
+            taboo::TabooTrap::from_config(key.clone(), &config)
+                .map_err(|e| bad(format!("config: {e}")))?,
+        ),
+        sitatapatra::NAME => Box::new(
+            sitatapatra::Sitatapatra::from_config(key.clone(), &config)
+                .map_err(|e| bad(format!("config: {e}")))?,
+        ),
+        other => {
+            return Err(bad(format!(
+                "unknown defence `{other}` (known: {}, {})",
+                taboo::NAME,
+                sitatapatra::NAME
+            )));
+        }
+    };
+    Ok(Some(defence))
 }

@@ -15,12 +15,67 @@ pub struct Predictions {
     pub predicted: Vec<u8>,
     /// Share equal to the labels.
     pub accuracy: f64,
+    /// What the model's detector said about each image (defended models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionRecord>,
+}
+
+/// A detector's per-image verdicts, in the order of the images checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionRecord {
+    /// Flagged.
+    pub flag: Vec<bool>,
+    /// Worst violation ratio (> 1: a violation).
+    pub score: Vec<f32>,
+    /// Softmax probability of the predicted class.
+    pub confidence: Vec<f32>,
+    /// Predicted class.
+    pub predicted: Vec<u8>,
+}
+
+impl DetectionRecord {
+    /// The traceback evidence of image `i`.
+    pub fn evidence(&self, i: usize) -> advcomp_defence::Evidence {
+        advcomp_defence::Evidence {
+            flagged: self.flag[i],
+            score: self.score[i],
+            confidence: self.confidence[i],
+        }
+    }
+
+    /// Whether every per-image list has `n` entries.
+    pub fn has_len(&self, n: usize) -> bool {
+        self.flag.len() == n
+            && self.score.len() == n
+            && self.confidence.len() == n
+            && self.predicted.len() == n
+    }
+}
+
+/// What a `defend` step made (`defence.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefenceRecord {
+    /// Canonical defence name.
+    pub defence: String,
+    /// The key's public id (keyed defences).
+    pub key_id: Option<String>,
+    /// Whether it has a run-time detector.
+    pub detects: bool,
+    /// Hardening epochs.
+    pub epochs: usize,
+    /// Clean test accuracy after hardening.
+    pub accuracy: f64,
+    /// Clean test accuracy of the unkeyed twin: the parent fine-tuned for
+    /// the same epochs without the defence.
+    pub twin_accuracy: f64,
 }
 
 /// Predictions file name.
 pub const PREDICTIONS: &str = "predictions.json";
 /// Attack record file name.
 pub const ATTACK: &str = "attack.json";
+/// Defence record file name.
+pub const DEFENCE: &str = "defence.json";
 /// Adversarial images file name (raw little-endian f32).
 pub const ADVERSARIAL: &str = "adversarial.f32";
 
@@ -37,6 +92,10 @@ pub struct AttackRecord {
     pub counters: Counters,
     /// The aggregate.
     pub summary: AttackSummary,
+    /// The source model's own detector on the adversarial images
+    /// (defended sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionRecord>,
 }
 
 /// How long a step took when it was computed (`step.json`).

@@ -1,6 +1,6 @@
 //! The scenario language's [`Catalog`] over the real registries: the attack
-//! registry (plugins included), the compressors' step configurations and
-//! the training configuration.
+//! registry (plugins included), the compressors' step configurations, the
+//! defences and the training configuration.
 
 use advcomp_attack::{ParamError, RegistryError};
 use advcomp_compress::Step as CompressStep;
@@ -37,8 +37,10 @@ impl Catalog for Registries {
             Kind::Prune => PRUNE_METHODS.iter().map(|s| s.to_string()).collect(),
             Kind::Quantise => QUANT_METHODS.iter().map(|s| s.to_string()).collect(),
             Kind::Finetune => vec!["finetune".into()],
-            // Keyed defences arrive with issue #6.
-            Kind::Defence => Vec::new(),
+            Kind::Defence => advcomp_defence::DEFENCES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         };
         list
     }
@@ -50,6 +52,7 @@ impl Catalog for Registries {
                 .parse::<Architecture>()
                 .ok()
                 .map(|a| a.name().to_string()),
+            Kind::Defence => advcomp_defence::spec::canonical(name).map(str::to_string),
             _ => {
                 let key = name.to_ascii_lowercase();
                 self.names(kind).into_iter().find(|n| *n == key)
@@ -84,9 +87,19 @@ impl Catalog for Registries {
                         None => CatalogError::general(e.message),
                     })
             }
-            Kind::Defence => Err(CatalogError::general(
-                "no defences are available in this build yet",
-            )),
+            Kind::Defence => advcomp_defence::DefenceSpec::from_params(name, params)
+                .map(|_| ())
+                .map_err(|e| match (e.field, e.suggestion) {
+                    (Some(field), suggestion) if e.unknown => {
+                        let err = CatalogError::unknown_field(&field, e.message);
+                        match suggestion {
+                            Some(s) => err.suggest(s),
+                            None => err,
+                        }
+                    }
+                    (Some(field), _) => CatalogError::field(&field, e.message),
+                    (None, _) => CatalogError::general(e.message),
+                }),
         }
     }
 }

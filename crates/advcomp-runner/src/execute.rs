@@ -5,12 +5,19 @@ use std::time::Instant;
 
 use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress};
 use advcomp_data::{Dataset, Split};
-use advcomp_models::{Architecture, Classifier};
-use advcomp_train::{Limits, TrainObserver, batch, job};
+use advcomp_defence::spec::Method;
+use advcomp_defence::{
+    AdversarialTraining, Defence, DefenceSpec, Detector, Key, Sitatapatra, TabooTrap,
+};
+use advcomp_models::{Architecture, Classifier, Network, checkpoint};
+use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
+use burn::module::Module;
 use burn::tensor::Device;
 use serde_json::Value;
 
-use crate::artifacts::{self, AttackRecord, Predictions, StepRecord};
+use crate::artifacts::{
+    self, AttackRecord, DefenceRecord, DetectionRecord, Predictions, StepRecord,
+};
 use crate::cache::{Cache, STEP_RECORD, write_json};
 use crate::catalog::train_config;
 use crate::error::RunError;
@@ -108,10 +115,15 @@ fn step_error(step: &PlanStep, message: impl std::fmt::Display) -> RunError {
     }
 }
 
-/// The cache directory of the step that made model `id`.
+/// The cache directory of the step that made model `id` (the last of the
+/// steps that build it).
 pub fn model_dir(plan: &Plan, cache: &Cache, id: &str) -> Option<PathBuf> {
-    plan.steps.iter().find_map(|s| match &s.kind {
-        StepKind::Train { model, .. } | StepKind::Compress { model, .. } if model == id => {
+    plan.steps.iter().rev().find_map(|s| match &s.kind {
+        StepKind::Train { model, .. }
+        | StepKind::Compress { model, .. }
+        | StepKind::Defend { model, .. }
+            if model == id =>
+        {
             Some(cache.dir(&s.key))
         }
         _ => None,
@@ -126,14 +138,178 @@ pub fn find_dir(plan: &Plan, cache: &Cache, pred: impl Fn(&StepKind) -> bool) ->
         .map(|s| cache.dir(&s.key))
 }
 
-fn load_model(dir: &Path, device: &Device) -> Result<CompressedModel, RunError> {
+/// A model as the steps use it: the deployed network (with its
+/// compression) and, for a defended one, its detector's defence.
+struct Loaded {
+    model: CompressedModel,
+    defence: Option<Box<dyn Defence>>,
+}
+
+impl Loaded {
+    /// Runs the detector over `images` (`[n, c, h, w]` host values) in
+    /// batches; `None` for an undefended model.
+    fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
+        let defence = self.defence.as_deref()?;
+        let detector = Detector::new(defence);
+        let per: usize = dims[1..].iter().product();
+        let mut out = DetectionRecord::default();
+        for chunk in images.chunks(EVAL_BATCH * per) {
+            let x = burn::Tensor::<1>::from_floats(chunk, device).reshape([
+                chunk.len() / per,
+                dims[1],
+                dims[2],
+                dims[3],
+            ]);
+            let d = detector.detect_hooked(&self.model.network, x, self.model.hook());
+            out.flag.extend(d.flag);
+            out.score.extend(d.score);
+            out.confidence.extend(d.confidence);
+            out.predicted.extend(d.predicted.iter().map(|&p| p as u8));
+        }
+        Some(out)
+    }
+}
+
+fn load_model(dir: &Path, device: &Device, secret: Option<&Key>) -> Result<Loaded, RunError> {
     let plain = device.clone().without_autodiff();
-    CompressedModel::load(dir, &plain)
-        .map(|(m, _)| m)
-        .map_err(|e| RunError::Corrupt {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })
+    let corrupt = |message: String| RunError::Corrupt {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let (model, sidecar) =
+        CompressedModel::load(dir, &plain).map_err(|e| corrupt(e.to_string()))?;
+    let defence = match secret {
+        Some(key) => {
+            advcomp_defence::from_sidecar(&sidecar, key, dir).map_err(|e| corrupt(e.to_string()))?
+        }
+        None => None,
+    };
+    Ok(Loaded { model, defence })
+}
+
+/// The `defend` step: fine-tunes the parent with the defence (and, for the
+/// accuracy cost, an unkeyed twin: the same fine-tune without it), saves
+/// the hardened checkpoint and `defence.json`.
+fn defend(
+    step: &PlanStep,
+    name: &str,
+    params: &serde_json::Map<String, Value>,
+    parent_dir: &Path,
+    inputs: &Inputs<'_>,
+    out: &Path,
+    observer: &mut dyn RunObserver,
+) -> Result<(), RunError> {
+    let device = inputs.device;
+    let plain = device.clone().without_autodiff();
+    let spec = DefenceSpec::from_params(name, params).map_err(|e| step_error(step, e))?;
+    let (parent, mut sidecar) =
+        CompressedModel::load(parent_dir, &plain).map_err(|e| step_error(step, e))?;
+    if !parent.hook().is_identity() || parent.state.pruning.is_some() {
+        return Err(step_error(
+            step,
+            "a defence needs an uncompressed model (defend before prune/quantise)",
+        ));
+    }
+    let trainer = Trainer::new(TrainConfig {
+        epochs: spec.epochs,
+        learning_rate: spec.lr,
+        schedule: LrSchedule::Constant,
+        seed: spec.seed.unwrap_or(inputs.seed),
+        ..TrainConfig::default()
+    })
+    .map_err(|e| step_error(step, e))?;
+    let network: Network = parent.network;
+    // Twin first: the defence's fine-tune consumes the network.
+    let mut progress = Progress {
+        observer,
+        epochs: 2 * spec.epochs,
+    };
+    let (twin, _) = trainer
+        .fit(
+            network.clone(),
+            &inputs.train,
+            device,
+            &mut (),
+            &mut progress,
+        )
+        .map_err(|e| step_error(step, e))?;
+    let twin_accuracy = accuracy(&twin.valid(), &inputs.test, device);
+    let key = spec.key();
+    let (hardened, record): (Network, Option<Box<dyn Defence>>) = match &spec.method {
+        Method::Taboo(config) => {
+            let key = key.clone().expect("keyed defences have keys");
+            let mut trap = TabooTrap::new(key, config.clone(), &network);
+            let n = trap
+                .harden_with(network, &inputs.train, &inputs.train, &trainer, device)
+                .map_err(|e| step_error(step, e))?;
+            (n, Some(Box::new(trap)))
+        }
+        Method::Sitatapatra(config) => {
+            let key = key.clone().expect("keyed defences have keys");
+            let mut guards = Sitatapatra::new(key, config.clone(), &network);
+            let n = guards
+                .harden_with(network, &inputs.train, &inputs.train, &trainer, device)
+                .map_err(|e| step_error(step, e))?;
+            (n, Some(Box::new(guards)))
+        }
+        Method::Adversarial {
+            attack,
+            params,
+            fraction,
+        } => {
+            let mut hooks =
+                AdversarialTraining::with_attack(attack, &Value::Object(params.clone()), *fraction)
+                    .map_err(|e| step_error(step, e))?;
+            let (n, _) = trainer
+                .fit(network, &inputs.train, device, &mut hooks, &mut ())
+                .map_err(|e| step_error(step, e))?;
+            (n.valid(), None)
+        }
+    };
+    let hardened_accuracy = accuracy(&hardened, &inputs.test, device);
+    sidecar.metrics = serde_json::json!({ "test_accuracy": hardened_accuracy });
+    match &record {
+        Some(defence) => {
+            advcomp_defence::save(&hardened, defence.as_ref(), sidecar, out)
+                .map_err(|e| step_error(step, e))?;
+        }
+        None => {
+            checkpoint::save(&hardened, &sidecar, out).map_err(|e| step_error(step, e))?;
+        }
+    }
+    write_json(
+        &out.join(artifacts::DEFENCE),
+        &DefenceRecord {
+            defence: spec.name.to_string(),
+            key_id: key.as_ref().map(Key::id),
+            detects: spec.detects(),
+            epochs: spec.epochs,
+            accuracy: hardened_accuracy,
+            twin_accuracy,
+        },
+    )?;
+    Ok(())
+}
+
+fn accuracy(network: &Network, data: &Dataset, device: &Device) -> f64 {
+    let model = CompressedModel::uncompressed(network.clone());
+    let predicted = predict_dataset(&model, data, device);
+    let correct = predicted
+        .iter()
+        .zip(&data.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    correct as f64 / data.len().max(1) as f64
+}
+
+/// Host values of the scenario's test images `rows`.
+fn test_images(data: &Dataset, rows: &[usize]) -> (Vec<f32>, [usize; 4]) {
+    let s = &data.shape;
+    let mut v = Vec::with_capacity(rows.len() * s.channels * s.height * s.width);
+    for &r in rows {
+        v.extend_from_slice(data.image(r));
+    }
+    (v, [rows.len(), s.channels, s.height, s.width])
 }
 
 struct Progress<'a> {
@@ -217,19 +393,43 @@ fn run_step(
                 .map_err(|e| step_error(step, e))?;
             write_json(&out.join("report.json"), &report)?;
         }
+        StepKind::Defend {
+            defence,
+            secret_params,
+            ..
+        } => {
+            let parent_dir = cache.dir(&plan.steps[step.deps[0]].key);
+            defend(
+                step,
+                defence,
+                secret_params,
+                &parent_dir,
+                inputs,
+                out,
+                observer,
+            )?;
+        }
         StepKind::Evaluate { .. } => {
-            let model = load_model(&cache.dir(&plan.steps[step.deps[0]].key), device)?;
-            let predicted = predict_dataset(&model, &inputs.test, device);
+            let loaded = load_model(
+                &cache.dir(&plan.steps[step.deps[0]].key),
+                device,
+                step.secret.as_ref(),
+            )?;
+            let predicted = predict_dataset(&loaded.model, &inputs.test, device);
             let correct = predicted
                 .iter()
                 .zip(&inputs.test.labels)
                 .filter(|(p, l)| p == l)
                 .count();
+            let rows: Vec<usize> = (0..inputs.test.len()).collect();
+            let (images, dims) = test_images(&inputs.test, &rows);
+            let plain = device.clone().without_autodiff();
             artifacts::write_predictions(
                 out,
                 &Predictions {
                     accuracy: correct as f64 / inputs.test.len().max(1) as f64,
                     predicted,
+                    detection: loaded.detect(&images, dims, &plain),
                 },
             )?;
         }
@@ -240,7 +440,12 @@ fn run_step(
             batch_size,
             ..
         } => {
-            let model = load_model(&cache.dir(&plan.steps[step.deps[0]].key), device)?;
+            let loaded = load_model(
+                &cache.dir(&plan.steps[step.deps[0]].key),
+                device,
+                step.secret.as_ref(),
+            )?;
+            let model = &loaded.model;
             let attack = advcomp_attack::build(name, &Value::Object(params.clone()))
                 .map_err(|e| step_error(step, e))?;
             let rows = job::spread(inputs.test.len(), (*images).min(inputs.test.len()));
@@ -250,7 +455,7 @@ fn run_step(
             let total = rows.len();
             let result = advcomp_attack::run_batched(
                 attack.as_ref(),
-                &model,
+                model,
                 x,
                 y,
                 *batch_size,
@@ -261,6 +466,7 @@ fn run_step(
             let s = &inputs.test.shape;
             let dims = [rows.len(), s.channels, s.height, s.width];
             artifacts::write_images(out, &result.adversarial)?;
+            let detection = loaded.detect(&result.adversarial, dims, &plain);
             let summary = result.metrics.summary(result.counters);
             write_json(
                 &out.join(artifacts::ATTACK),
@@ -270,6 +476,7 @@ fn run_step(
                     metrics: result.metrics,
                     counters: result.counters,
                     summary,
+                    detection,
                 },
             )?;
         }
@@ -277,26 +484,18 @@ fn run_step(
             let attack_dir = cache.dir(&plan.steps[step.deps[0]].key);
             let record = artifacts::read_attack(&attack_dir)?;
             let images = artifacts::read_images(&attack_dir, record.dims)?;
-            let model = load_model(&cache.dir(&plan.steps[step.deps[1]].key), device)?;
+            let loaded = load_model(
+                &cache.dir(&plan.steps[step.deps[1]].key),
+                device,
+                step.secret.as_ref(),
+            )?;
             let plain = device.clone().without_autodiff();
-            let mut predicted = Vec::with_capacity(record.rows.len());
-            let per: usize = record.dims[1..].iter().product();
-            for (chunk, rows) in images
-                .chunks(EVAL_BATCH * per)
-                .zip(record.rows.chunks(EVAL_BATCH))
-            {
-                let x = burn::Tensor::<1>::from_floats(chunk, &plain).reshape([
-                    rows.len(),
-                    record.dims[1],
-                    record.dims[2],
-                    record.dims[3],
-                ]);
-                predicted.extend(
-                    advcomp_attack::ops::host_i64(model.predict(x))
-                        .into_iter()
-                        .map(|p| p as u8),
-                );
-            }
+            let detection = loaded.detect(&images, record.dims, &plain);
+            let predicted = match &detection {
+                // The detector's forward pass already classified them.
+                Some(d) => d.predicted.clone(),
+                None => predict_images(&loaded.model, &images, record.dims, &plain),
+            };
             let labels: Vec<u8> = record.rows.iter().map(|&r| inputs.test.labels[r]).collect();
             let correct = predicted
                 .iter()
@@ -308,11 +507,37 @@ fn run_step(
                 &Predictions {
                     accuracy: correct as f64 / labels.len().max(1) as f64,
                     predicted,
+                    detection,
                 },
             )?;
         }
     }
     Ok(())
+}
+
+/// Predicted class of host images `[n, c, h, w]`.
+fn predict_images(
+    model: &dyn Classifier,
+    images: &[f32],
+    dims: [usize; 4],
+    plain: &Device,
+) -> Vec<u8> {
+    let per: usize = dims[1..].iter().product();
+    let mut predicted = Vec::with_capacity(dims[0]);
+    for chunk in images.chunks(EVAL_BATCH * per) {
+        let x = burn::Tensor::<1>::from_floats(chunk, plain).reshape([
+            chunk.len() / per,
+            dims[1],
+            dims[2],
+            dims[3],
+        ]);
+        predicted.extend(
+            advcomp_attack::ops::host_i64(model.predict(x))
+                .into_iter()
+                .map(|p| p as u8),
+        );
+    }
+    predicted
 }
 
 /// Predicted class of every image of `data`.

@@ -9,6 +9,7 @@
 //! - [`cache`], [`artifacts`]: one atomically created directory per step,
 //!   so reruns skip finished work and a killed run resumes.
 //! - [`execute`]: runs the steps not yet cached.
+//! - [`secrets`]: defence passphrases kept out of ids, records and reports.
 //! - [`results`]: the transfer metric and the other numbers, from the
 //!   artifacts; [`report`] and [`plots`] turn them into `report.md`, CSV
 //!   and SVG.
@@ -26,6 +27,8 @@ pub mod plan;
 pub mod plots;
 pub mod report;
 pub mod results;
+pub mod secrets;
+pub mod traceback;
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +58,12 @@ pub fn load(path: &Path) -> Result<(Vec<u8>, Resolved), LoadError> {
     let source = String::from_utf8_lossy(&bytes);
     let name = path.display().to_string();
     let ast = advcomp_scenario::parse(&source, &name).map_err(LoadError::Scenario)?;
-    let resolved = advcomp_scenario::check(&ast, &Registries).map_err(LoadError::Scenario)?;
+    let mut resolved = advcomp_scenario::check(&ast, &Registries).map_err(LoadError::Scenario)?;
+    plan::validate(&resolved).map_err(|message| LoadError::Unsupported {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    secrets::redact_ids(&mut resolved);
     Ok((bytes, resolved))
 }
 
@@ -73,6 +81,15 @@ pub enum LoadError {
     /// The file has syntax or semantic errors.
     #[error("{0}")]
     Scenario(Diagnostics),
+    /// The scenario is well formed but asks for something the runner
+    /// cannot build.
+    #[error("{path}: {message}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What and why.
+        message: String,
+    },
 }
 
 /// How to run.
@@ -182,7 +199,7 @@ pub fn run(
 fn write_outputs(results: &Results, resolved: &Resolved, out: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(out).map_err(error::io(out))?;
     cache::write_json(&out.join(RESULTS_FILE), results)?;
-    cache::write_json(&out.join("plan.json"), resolved)?;
+    cache::write_json(&out.join("plan.json"), &secrets::public_view(resolved))?;
     cache::write(&out.join("transfer.csv"), report::csv(results).as_bytes())?;
     cache::write(
         &out.join("models.csv"),

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use advcomp_scenario::{Origin, Resolved};
+use advcomp_defence::{DefenceSpec, Key};
+use advcomp_scenario::ast::StepOp;
+use advcomp_scenario::{Origin, Resolved, Step};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -28,6 +30,22 @@ pub enum StepKind {
         model: String,
         /// `(op, method, params)` per step, in order.
         steps: Vec<(String, String, Map<String, Value>)>,
+    },
+    /// Harden a model with a defence (a keyed one, or adversarial
+    /// training): a fine-tune from the parent's weights.
+    Defend {
+        /// Model instance id (of the model this step makes or starts).
+        model: String,
+        /// Canonical defence name.
+        defence: String,
+        /// Its parameters without the key.
+        params: Map<String, Value>,
+        /// The key's public id (keyed defences).
+        key_id: Option<String>,
+        /// The parameters as written, key included: never serialised,
+        /// hashed only through `key_id`.
+        #[serde(skip)]
+        secret_params: Map<String, Value>,
     },
     /// Classify the clean test images with a model.
     Evaluate {
@@ -72,6 +90,10 @@ pub struct PlanStep {
     /// Content hash of its inputs: its configuration, its dependencies'
     /// hashes, the seed, the data, the backend and the advcomp version.
     pub key: String,
+    /// The defence key of the model this step makes or reads (inherited
+    /// from the nearest keyed ancestor). Never serialised.
+    #[serde(skip)]
+    pub secret: Option<Key>,
 }
 
 /// What every step's hash includes besides its own configuration.
@@ -109,44 +131,63 @@ impl Plan {
         let mut eval_step: BTreeMap<&str, usize> = BTreeMap::new();
         let needed = needed_models(resolved);
         for m in resolved.models.iter().filter(|m| needed.contains(&m.id)) {
-            let (kind, deps) = match &m.origin {
-                Origin::Trained { arch, params, .. } => (
-                    StepKind::Train {
-                        model: m.id.clone(),
-                        arch: arch.clone(),
-                        params: params.clone(),
-                    },
-                    vec![],
-                ),
-                Origin::Derived { parent, steps } => (
-                    StepKind::Compress {
-                        model: m.id.clone(),
-                        steps: steps
-                            .iter()
-                            .map(|s| {
-                                (
-                                    s.op.keyword().to_string(),
-                                    s.method.clone(),
-                                    s.params.clone(),
-                                )
-                            })
-                            .collect(),
-                    },
-                    vec![model_step[parent.as_str()]],
-                ),
+            let last = match &m.origin {
+                Origin::Trained {
+                    arch,
+                    params,
+                    defence,
+                } => {
+                    let spec = defence.as_ref().and_then(|d| spec_of(d).ok());
+                    let mut params = params.clone();
+                    // A keyed model is trained independently: its
+                    // initialisation and data order come from its key
+                    // unless the scenario fixes `seed`.
+                    if let Some(key) = spec.as_ref().and_then(DefenceSpec::key)
+                        && !params.contains_key("seed")
+                    {
+                        params.insert("seed".into(), Value::from(key.seed("train/seed")));
+                    }
+                    let t = plan.push(
+                        format!("train {}", m.id),
+                        StepKind::Train {
+                            model: m.id.clone(),
+                            arch: arch.clone(),
+                            params,
+                        },
+                        vec![],
+                        None,
+                        env,
+                    );
+                    match defence {
+                        Some(d) => plan.push_defend(&m.id, d, t, None, env),
+                        None => t,
+                    }
+                }
+                Origin::Derived { parent, steps } => {
+                    let mut at = model_step[parent.as_str()];
+                    let mut pending: Vec<&Step> = Vec::new();
+                    for step in steps {
+                        if step.op == StepOp::Defend {
+                            at = plan.push_compress(&m.id, &mut pending, at, env);
+                            let inherited = plan.steps[at].secret.clone();
+                            at = plan.push_defend(&m.id, step, at, inherited, env);
+                        } else {
+                            pending.push(step);
+                        }
+                    }
+                    at = plan.push_compress(&m.id, &mut pending, at, env);
+                    at
+                }
             };
-            let label = match &kind {
-                StepKind::Train { .. } => format!("train {}", m.id),
-                _ => format!("compress {}", m.id),
-            };
-            let i = plan.push(label, kind, deps, env);
-            model_step.insert(&m.id, i);
+            model_step.insert(&m.id, last);
+            let secret = plan.steps[last].secret.clone();
             let e = plan.push(
                 format!("evaluate {}", m.id),
                 StepKind::Evaluate {
                     model: m.id.clone(),
                 },
-                vec![i],
+                vec![last],
+                secret,
                 env,
             );
             eval_step.insert(&m.id, e);
@@ -181,6 +222,7 @@ impl Plan {
                                     batch_size,
                                 },
                                 vec![model_step[s.as_str()], eval_step[s.as_str()]],
+                                plan.steps[model_step[s.as_str()]].secret.clone(),
                                 env,
                             );
                             attack_step.insert(key, i);
@@ -199,6 +241,7 @@ impl Plan {
                                 source: s.clone(),
                             },
                             vec![ai, model_step[target.as_str()], eval_step[target.as_str()]],
+                            plan.steps[model_step[target.as_str()]].secret.clone(),
                             env,
                         );
                     }
@@ -215,11 +258,76 @@ impl Plan {
         })
     }
 
+    /// Pushes one compress step for the `pending` compression steps on the
+    /// model made by step `parent` (nothing when none are pending); returns
+    /// the step that makes the result. The model keeps its parent's key.
+    fn push_compress(
+        &mut self,
+        model: &str,
+        pending: &mut Vec<&Step>,
+        parent: usize,
+        env: &Environment,
+    ) -> usize {
+        if pending.is_empty() {
+            return parent;
+        }
+        let steps = pending
+            .drain(..)
+            .map(|s| {
+                (
+                    s.op.keyword().to_string(),
+                    s.method.clone(),
+                    s.params.clone(),
+                )
+            })
+            .collect();
+        let secret = self.steps[parent].secret.clone();
+        self.push(
+            format!("compress {model}"),
+            StepKind::Compress {
+                model: model.to_string(),
+                steps,
+            },
+            vec![parent],
+            secret,
+            env,
+        )
+    }
+
+    /// Pushes the `defend` step `d` on the model made by step `parent`; the
+    /// result carries the defence's key, or `inherited` for an unkeyed one.
+    fn push_defend(
+        &mut self,
+        model: &str,
+        d: &Step,
+        parent: usize,
+        inherited: Option<Key>,
+        env: &Environment,
+    ) -> usize {
+        let spec = spec_of(d).ok();
+        let key = spec.as_ref().and_then(DefenceSpec::key);
+        let name = spec.as_ref().map_or(d.method.as_str(), |s| s.name);
+        self.push(
+            format!("defend {model} ({name})"),
+            StepKind::Defend {
+                model: model.to_string(),
+                defence: name.to_string(),
+                params: DefenceSpec::public_params(&d.params),
+                key_id: key.as_ref().map(Key::id),
+                secret_params: d.params.clone(),
+            },
+            vec![parent],
+            key.or(inherited),
+            env,
+        )
+    }
+
     fn push(
         &mut self,
         label: String,
         kind: StepKind,
         deps: Vec<usize>,
+        secret: Option<Key>,
         env: &Environment,
     ) -> usize {
         let dep_keys: Vec<&str> = deps.iter().map(|&d| self.steps[d].key.as_str()).collect();
@@ -235,16 +343,57 @@ impl Plan {
             kind,
             deps,
             key,
+            secret,
         });
         self.steps.len() - 1
     }
+}
+
+/// The checked defence of a `defend` step.
+pub fn spec_of(step: &Step) -> Result<DefenceSpec, advcomp_defence::SpecError> {
+    DefenceSpec::from_params(&step.method, &step.params)
+}
+
+/// Refuses what the runner cannot build: a `defend` step after a
+/// compression step in a model's lineage (hardening fine-tunes all weights,
+/// which would undo masks and grids). Names the model at fault.
+pub fn validate(resolved: &Resolved) -> Result<(), String> {
+    let by_id: BTreeMap<&str, _> = resolved.models.iter().map(|m| (m.id.as_str(), m)).collect();
+    for m in &resolved.models {
+        // The lineage's steps, oldest first.
+        let mut chain: Vec<&Step> = Vec::new();
+        let mut cur = Some(m);
+        while let Some(model) = cur {
+            match &model.origin {
+                Origin::Derived { parent, steps } => {
+                    chain.splice(0..0, steps.iter());
+                    cur = by_id.get(parent.as_str()).copied();
+                }
+                Origin::Trained { .. } => cur = None,
+            }
+        }
+        let mut compressed = false;
+        for s in chain {
+            match s.op {
+                StepOp::Prune | StepOp::Quantise => compressed = true,
+                StepOp::Defend if compressed => {
+                    return Err(format!(
+                        "model `{}` (declared as `{}`): `defend {}` comes after a prune or quantise step in its lineage; defences must be applied before compression (their fine-tune would undo the masks and grids); compressed variants of a defended model keep its detector",
+                        m.id, m.decl, s.method
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The step's configuration without instance names.
 fn strip_names(kind: &StepKind) -> Value {
     let mut v = serde_json::to_value(kind).expect("steps serialise");
     if let Some(map) = v.as_object_mut() {
-        for name in ["model", "attack", "source"] {
+        for name in ["model", "attack", "source", "secret_params"] {
             map.remove(name);
         }
     }

@@ -66,6 +66,30 @@ pub struct ModelResult {
     pub pruned: bool,
     /// Whether a quantisation step made it.
     pub quantised: bool,
+    /// Its defence (own or inherited from a defended ancestor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defence: Option<ModelDefence>,
+}
+
+/// A model's defence and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelDefence {
+    /// Canonical defence name.
+    pub defence: String,
+    /// The key's public id (keyed defences).
+    pub key_id: Option<String>,
+    /// Whether it has a run-time detector.
+    pub detects: bool,
+    /// The model it was applied to (this model, or a defended ancestor
+    /// whose detector this compressed variant keeps).
+    pub applied_to: String,
+    /// Share of the clean test images the detector flags.
+    pub false_positive_rate: Option<f64>,
+    /// Clean accuracy of the unkeyed twin (the same fine-tune without the
+    /// defence); only for the model the defence was applied to.
+    pub twin_accuracy: Option<f64>,
+    /// `twin_accuracy − accuracy`, in points of accuracy (0–1 scale).
+    pub accuracy_cost: Option<f64>,
 }
 
 /// One attack on one model (white box).
@@ -89,6 +113,10 @@ pub struct WhiteBox {
     pub linf: NormStats,
     /// Gradient evaluations per image.
     pub gradients_per_image: f64,
+    /// Share of the successful samples the model's own detector flags
+    /// (defended models; the attack does not know the detector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_rate: Option<f64>,
 }
 
 /// One (attack, source, target) cell.
@@ -108,6 +136,66 @@ pub struct TransferResult {
     pub transfer_rate: Option<f64>,
     /// The target's accuracy on the whole adversarial set.
     pub target_accuracy: f64,
+    /// Of the eligible samples, how many the target's detector flags
+    /// (defended targets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<usize>,
+    /// `detected / eligible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_rate: Option<f64>,
+    /// Of the eligible samples, how many fool the target and pass its
+    /// detector: what still transfers when the target is defended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaded: Option<usize>,
+    /// `evaded / eligible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evasion_rate: Option<f64>,
+}
+
+/// Transfer pooled over the (source, target) pairs of one kind, per attack:
+/// the "with and without keys" comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyedSummary {
+    /// Attack instance id.
+    pub attack: String,
+    /// `unkeyed` (neither model has a detector), `different keys`, `same
+    /// key` (e.g. a compressed variant of the source) or `mixed`.
+    pub pairs_kind: String,
+    /// Pairs pooled.
+    pub pairs: usize,
+    /// Eligible samples over those pairs.
+    pub eligible: usize,
+    /// Of those, fooling the target.
+    pub transferred: usize,
+    /// `transferred / eligible`.
+    pub transfer_rate: Option<f64>,
+    /// Of those, flagged by the target (`None` without detectors).
+    pub detection_rate: Option<f64>,
+    /// Of those, fooling the target unflagged (`None` without detectors).
+    pub evasion_rate: Option<f64>,
+}
+
+/// Which key an attack's samples came from, judged by every keyed model
+/// that checked them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TracebackResult {
+    /// Attack instance id.
+    pub attack: String,
+    /// The model the samples were made on.
+    pub source: String,
+    /// The suspects, one per key (the source first).
+    pub suspects: Vec<String>,
+    /// Samples that fool the source (made from images it classifies
+    /// correctly).
+    pub samples: usize,
+    /// Of those, flagged by at least one suspect.
+    pub detected: usize,
+    /// Of those, attributed to the source's key.
+    pub traced: usize,
+    /// `traced / detected`.
+    pub accuracy: Option<f64>,
+    /// What guessing achieves: `1 / suspects`.
+    pub chance: f64,
 }
 
 /// Timing of one step (as computed, not as read from the cache).
@@ -130,6 +218,12 @@ pub struct Results {
     pub whitebox: Vec<WhiteBox>,
     /// Every transfer cell.
     pub transfers: Vec<TransferResult>,
+    /// Transfer pooled by kind of pair (keyed or not), per attack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keyed: Vec<KeyedSummary>,
+    /// Traceback per (attack, keyed source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traceback: Vec<TracebackResult>,
     /// Per-step wall time when computed.
     pub timings: Vec<Timing>,
 }
@@ -180,6 +274,13 @@ pub fn gather(
             act_bits,
             pruned,
             quantised,
+            defence: model_defence(
+                plan,
+                cache,
+                &m.id,
+                predictions.detection.as_ref(),
+                predictions.accuracy,
+            )?,
         });
     }
 
@@ -201,6 +302,17 @@ pub fn gather(
             l2: s.l2,
             linf: s.linf,
             gradients_per_image: s.gradient_evaluations_per_sample,
+            detection_rate: record.detection.as_ref().and_then(|d| {
+                let n = record.rows.len();
+                if !d.has_len(n) {
+                    return None;
+                }
+                let hits: Vec<bool> = (0..n)
+                    .filter(|&k| record.metrics.success[k] && record.metrics.clean_correct[k])
+                    .map(|k| d.flag[k])
+                    .collect();
+                rate(hits.iter().filter(|&&f| f).count(), hits.len())
+            }),
         });
     }
     for step in &plan.steps {
@@ -223,7 +335,8 @@ pub fn gather(
             && record.metrics.success.len() == n
             && on_target.predicted.len() == n
             && clean_target.predicted.len() == labels.len()
-            && record.rows.iter().all(|&r| r < labels.len());
+            && record.rows.iter().all(|&r| r < labels.len())
+            && on_target.detection.as_ref().is_none_or(|d| d.has_len(n));
         if !consistent {
             return Err(RunError::Corrupt {
                 path: cache.dir(&step.key).join(artifacts::PREDICTIONS),
@@ -234,7 +347,8 @@ pub fn gather(
                 ),
             });
         }
-        let (mut eligible, mut transferred) = (0usize, 0usize);
+        let (mut eligible, mut transferred, mut detected, mut evaded) = (0usize, 0, 0, 0);
+        let detection = on_target.detection.as_ref();
         for (k, &row) in record.rows.iter().enumerate() {
             let y = labels[row];
             let ok = record.metrics.clean_correct[k]
@@ -242,19 +356,26 @@ pub fn gather(
                 && record.metrics.success[k];
             if ok {
                 eligible += 1;
-                if on_target.predicted[k] != y {
-                    transferred += 1;
-                }
+                let fooled = on_target.predicted[k] != y;
+                let flagged = detection.is_some_and(|d| d.flag[k]);
+                transferred += usize::from(fooled);
+                detected += usize::from(flagged);
+                evaded += usize::from(fooled && !flagged);
             }
         }
+        let defended = detection.is_some();
         transfers.push(TransferResult {
             attack: attack.clone(),
             source: source.clone(),
             target: target.clone(),
             eligible,
             transferred,
-            transfer_rate: (eligible > 0).then(|| transferred as f64 / eligible as f64),
+            transfer_rate: rate(transferred, eligible),
             target_accuracy: on_target.accuracy,
+            detected: defended.then_some(detected),
+            detection_rate: defended.then(|| rate(detected, eligible)).flatten(),
+            evaded: defended.then_some(evaded),
+            evasion_rate: defended.then(|| rate(evaded, eligible)).flatten(),
         });
     }
     let mut timings = Vec::new();
@@ -265,11 +386,126 @@ pub fn gather(
             seconds: r.seconds,
         });
     }
+    let keyed = keyed_summary(&models, &transfers);
+    let traceback = crate::traceback::gather(plan, cache, &models)?;
     Ok(Results {
         provenance,
         models,
         whitebox,
         transfers,
+        keyed,
+        traceback,
         timings,
     })
+}
+
+/// `part / whole`, or `None` when `whole` is 0.
+pub fn rate(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The defence of model `id`: the nearest `defend` step in its lineage.
+fn model_defence(
+    plan: &Plan,
+    cache: &Cache,
+    id: &str,
+    clean: Option<&artifacts::DetectionRecord>,
+    accuracy: f64,
+) -> Result<Option<ModelDefence>, RunError> {
+    let Some(mut at) = plan.steps.iter().rposition(|s| {
+        matches!(&s.kind, StepKind::Train { model, .. } | StepKind::Compress { model, .. } | StepKind::Defend { model, .. } if model == id)
+    }) else {
+        return Ok(None);
+    };
+    loop {
+        let step = &plan.steps[at];
+        match &step.kind {
+            StepKind::Defend { model, .. } => {
+                let record: artifacts::DefenceRecord =
+                    read_json(&cache.dir(&step.key).join(artifacts::DEFENCE))?;
+                let own = model == id;
+                let false_positive_rate =
+                    clean.and_then(|d| rate(d.flag.iter().filter(|&&f| f).count(), d.flag.len()));
+                return Ok(Some(ModelDefence {
+                    defence: record.defence,
+                    key_id: record.key_id,
+                    detects: record.detects,
+                    applied_to: model.clone(),
+                    false_positive_rate,
+                    twin_accuracy: own.then_some(record.twin_accuracy),
+                    accuracy_cost: own.then(|| record.twin_accuracy - accuracy),
+                }));
+            }
+            StepKind::Compress { .. } => at = step.deps[0],
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The kind of a (source, target) pair for the keyed comparison.
+fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> &'static str {
+    fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
+        d.filter(|d| d.detects && d.key_id.is_some())
+    }
+    match (keyed(source), keyed(target)) {
+        (None, None) => "unkeyed",
+        (Some(a), Some(b)) if a.key_id == b.key_id => "same key",
+        (Some(_), Some(_)) => "different keys",
+        _ => "mixed",
+    }
+}
+
+fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<KeyedSummary> {
+    if !models.iter().any(|m| m.defence.is_some()) {
+        return Vec::new();
+    }
+    let defence = |id: &str| {
+        models
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.defence.as_ref())
+    };
+    // (attack, kind) -> (pairs, eligible, transferred, checked, detected, evaded)
+    let mut pooled: BTreeMap<(String, usize), [usize; 6]> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for t in transfers {
+        if !order.contains(&t.attack) {
+            order.push(t.attack.clone());
+        }
+        let kind = kind_rank(pair_kind(defence(&t.source), defence(&t.target)));
+        let c = pooled.entry((t.attack.clone(), kind)).or_default();
+        c[0] += 1;
+        c[1] += t.eligible;
+        c[2] += t.transferred;
+        if let (Some(d), Some(e)) = (t.detected, t.evaded) {
+            c[3] += t.eligible;
+            c[4] += d;
+            c[5] += e;
+        }
+    }
+    let mut out = Vec::new();
+    for attack in order {
+        for (kind, name) in KINDS.iter().enumerate() {
+            let Some(c) = pooled.get(&(attack.clone(), kind)) else {
+                continue;
+            };
+            out.push(KeyedSummary {
+                attack: attack.clone(),
+                pairs_kind: name.to_string(),
+                pairs: c[0],
+                eligible: c[1],
+                transferred: c[2],
+                transfer_rate: rate(c[2], c[1]),
+                detection_rate: rate(c[4], c[3]),
+                evasion_rate: rate(c[5], c[3]),
+            });
+        }
+    }
+    out
+}
+
+const KINDS: [&str; 4] = ["unkeyed", "different keys", "same key", "mixed"];
+
+fn kind_rank(kind: &str) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len())
 }

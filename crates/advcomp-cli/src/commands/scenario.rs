@@ -13,7 +13,7 @@ use crate::cli::{CheckArgs, FmtArgs, RunScenarioArgs};
 /// Loads a scenario; syntax and semantic errors print as diagnostics.
 fn load(path: &Path) -> Result<(Vec<u8>, advcomp_scenario::Resolved)> {
     advcomp_runner::load(path).map_err(|e| match e {
-        LoadError::Io { .. } => miette::miette!("{e}"),
+        LoadError::Io { .. } | LoadError::Unsupported { .. } => miette::miette!("{e}"),
         LoadError::Scenario(d) => {
             eprint!("{}", d.render(use_color()));
             miette::miette!(

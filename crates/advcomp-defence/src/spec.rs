@@ -1,0 +1,422 @@
+//! A defence as a scenario names it: `defend taboo { key: "k", epochs: 2 }`.
+//!
+//! [`DefenceSpec::from_params`] checks a name and a flat parameter map (the
+//! scenario language's block) and splits it into what the defence needs:
+//! its key, its hardening fine-tune, and its own configuration. Errors name
+//! the offending field, so the scenario checker can point at it.
+
+use serde_json::{Map, Value};
+
+use crate::key::Key;
+use crate::sitatapatra::SitatapatraConfig;
+use crate::taboo::TabooConfig;
+
+/// The defences a scenario may name (canonical names).
+pub const DEFENCES: &[&str] = &["adversarial", "sitatapatra", "taboo"];
+
+/// Parameters every defence takes: its hardening fine-tune.
+const COMMON: &[&str] = &["epochs", "lr", "seed"];
+/// Parameters of the keyed defences.
+const KEYED: &[&str] = &["key", "key_seed"];
+/// Parameters of adversarial training besides the attack's own.
+const ADVERSARIAL: &[&str] = &["attack", "fraction"];
+
+/// The canonical name of a defence (`taboo_trap` is the Taboo Trap's
+/// registry name and an alias here).
+pub fn canonical(name: &str) -> Option<&'static str> {
+    match name.to_ascii_lowercase().as_str() {
+        "taboo" | "taboo_trap" => Some("taboo"),
+        "sitatapatra" => Some("sitatapatra"),
+        "adversarial" | "pgd_at" | "adversarial_training" => Some("adversarial"),
+        _ => None,
+    }
+}
+
+/// Where a key comes from. The passphrase is a secret: [`KeySource`]'s
+/// `Debug` prints only the key id.
+#[derive(Clone, PartialEq)]
+pub enum KeySource {
+    /// `key: "passphrase"`.
+    Passphrase(String),
+    /// `key_seed: 7` (for experiments; seeds are guessable).
+    Seed(u64),
+}
+
+impl KeySource {
+    /// The key.
+    pub fn key(&self) -> Key {
+        match self {
+            KeySource::Passphrase(p) => Key::from_passphrase(p),
+            KeySource::Seed(s) => Key::from_seed(*s),
+        }
+    }
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeySource({})", self.key().id())
+    }
+}
+
+/// What a defence does, with its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// The Taboo Trap.
+    Taboo(TabooConfig),
+    /// Sitatapatra-style keyed guards.
+    Sitatapatra(SitatapatraConfig),
+    /// Adversarial training with a registered attack (PGD by default).
+    Adversarial {
+        /// Registry name of the attack.
+        attack: String,
+        /// Its parameters.
+        params: Map<String, Value>,
+        /// Share of each batch replaced by adversarial examples.
+        fraction: f64,
+    },
+}
+
+/// A checked defence declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefenceSpec {
+    /// Canonical name (one of [`DEFENCES`]).
+    pub name: &'static str,
+    /// What it does.
+    pub method: Method,
+    /// The key (keyed defences only).
+    pub key: Option<KeySource>,
+    /// Epochs of the hardening fine-tune. Default 2.
+    pub epochs: usize,
+    /// Learning rate of the hardening fine-tune (constant). Default 0.01.
+    pub lr: f64,
+    /// Seed of the hardening fine-tune (`None`: the scenario's).
+    pub seed: Option<u64>,
+}
+
+/// A parameter the defence does not accept, or a bad value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SpecError {
+    /// The field at fault (`None`: the block as a whole).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The nearest known field for an unknown one.
+    pub suggestion: Option<String>,
+    /// Whether `field` is unknown (rather than badly valued).
+    pub unknown: bool,
+}
+
+impl SpecError {
+    fn field(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.to_string()),
+            message: message.into(),
+            suggestion: None,
+            unknown: false,
+        }
+    }
+
+    fn general(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+            suggestion: None,
+            unknown: false,
+        }
+    }
+
+    fn unknown(field: &str, known: &[String]) -> Self {
+        let suggestion = known
+            .iter()
+            .map(|k| (strsim::levenshtein(k, field), k))
+            .min()
+            .filter(|(d, _)| *d <= 3)
+            .map(|(_, k)| k.clone());
+        Self {
+            field: Some(field.to_string()),
+            message: format!("unknown parameter `{field}`; known: {}", known.join(", ")),
+            suggestion,
+            unknown: true,
+        }
+    }
+}
+
+impl DefenceSpec {
+    /// Checks `params` for the defence `name`.
+    pub fn from_params(name: &str, params: &Map<String, Value>) -> Result<Self, SpecError> {
+        let name = canonical(name).ok_or_else(|| {
+            SpecError::general(format!(
+                "unknown defence `{name}`; known: {}",
+                DEFENCES.join(", ")
+            ))
+        })?;
+        let mut spec = DefenceSpec {
+            name,
+            method: Method::Taboo(TabooConfig::default()),
+            key: None,
+            epochs: 2,
+            lr: 0.01,
+            seed: None,
+        };
+        let mut own = Map::new();
+        for (field, value) in params {
+            match field.as_str() {
+                "epochs" => {
+                    spec.epochs = value
+                        .as_u64()
+                        .filter(|&e| e >= 1)
+                        .ok_or_else(|| {
+                            SpecError::field(
+                                field,
+                                format!("`epochs` must be a positive integer, got {value}"),
+                            )
+                        })? as usize;
+                }
+                "lr" => {
+                    spec.lr = value
+                        .as_f64()
+                        .filter(|&l| l > 0.0 && l.is_finite())
+                        .ok_or_else(|| {
+                            SpecError::field(
+                                field,
+                                format!("`lr` must be a positive number, got {value}"),
+                            )
+                        })?;
+                }
+                "seed" => {
+                    spec.seed = Some(value.as_u64().ok_or_else(|| {
+                        SpecError::field(
+                            field,
+                            format!("`seed` must be a non-negative integer, got {value}"),
+                        )
+                    })?);
+                }
+                "key" if name != "adversarial" => {
+                    let p = value.as_str().filter(|p| !p.is_empty()).ok_or_else(|| {
+                        SpecError::field(field, "`key` must be a non-empty string (a passphrase)")
+                    })?;
+                    spec.set_key(field, KeySource::Passphrase(p.to_string()))?;
+                }
+                "key_seed" if name != "adversarial" => {
+                    let s = value.as_u64().ok_or_else(|| {
+                        SpecError::field(
+                            field,
+                            format!("`key_seed` must be a non-negative integer, got {value}"),
+                        )
+                    })?;
+                    spec.set_key(field, KeySource::Seed(s))?;
+                }
+                _ => {
+                    own.insert(field.clone(), value.clone());
+                }
+            }
+        }
+        spec.method = match name {
+            "taboo" => Method::Taboo(config::<TabooConfig>(own, name)?),
+            "sitatapatra" => Method::Sitatapatra(config::<SitatapatraConfig>(own, name)?),
+            _ => adversarial(own)?,
+        };
+        if name != "adversarial" && spec.key.is_none() {
+            return Err(SpecError::general(format!(
+                "`{name}` is a keyed defence: give `key: \"passphrase\"` or `key_seed: N`"
+            )));
+        }
+        Ok(spec)
+    }
+
+    fn set_key(&mut self, field: &str, key: KeySource) -> Result<(), SpecError> {
+        if self.key.is_some() {
+            return Err(SpecError::field(
+                field,
+                "give either `key` or `key_seed`, not both",
+            ));
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+
+    /// The key, if the defence is keyed.
+    pub fn key(&self) -> Option<Key> {
+        self.key.as_ref().map(KeySource::key)
+    }
+
+    /// Whether the defence has a run-time detector.
+    pub fn detects(&self) -> bool {
+        !matches!(self.method, Method::Adversarial { .. })
+    }
+
+    /// Every parameter except the key, as given (for records and hashes;
+    /// the key is represented by its id).
+    pub fn public_params(params: &Map<String, Value>) -> Map<String, Value> {
+        params
+            .iter()
+            .filter(|(k, _)| !KEYED.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// A defence's own configuration from the remaining parameters: the
+/// config's fields, with its defaults for the rest.
+fn config<T>(own: Map<String, Value>, name: &str) -> Result<T, SpecError>
+where
+    T: Default + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let defaults = serde_json::to_value(T::default()).expect("configs serialise");
+    let fields: Vec<String> = defaults
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let known = || -> Vec<String> {
+        COMMON
+            .iter()
+            .chain(KEYED)
+            .map(|s| s.to_string())
+            .chain(fields.iter().cloned())
+            .collect()
+    };
+    for field in own.keys() {
+        if !fields.contains(field) {
+            return Err(SpecError::unknown(field, &known()));
+        }
+    }
+    // Check one field at a time so that a bad value is blamed on its field.
+    for (field, value) in &own {
+        let mut one = defaults.clone();
+        one[field] = value.clone();
+        serde_json::from_value::<T>(one).map_err(|e| {
+            SpecError::field(field, format!("`{field}` of `{name}`: {e}"))
+        })?;
+    }
+    let mut all = defaults;
+    for (field, value) in own {
+        all[&field] = value;
+    }
+    serde_json::from_value(all).map_err(|e| SpecError::general(format!("`{name}`: {e}")))
+}
+
+fn adversarial(mut own: Map<String, Value>) -> Result<Method, SpecError> {
+    let attack = match own.remove("attack") {
+        None => "pgd".to_string(),
+        Some(Value::String(s)) => s,
+        Some(v) => {
+            return Err(SpecError::field(
+                "attack",
+                format!("`attack` must be an attack name, got {v}"),
+            ));
+        }
+    };
+    let fraction = match own.remove("fraction") {
+        None => 0.5,
+        Some(v) => v
+            .as_f64()
+            .filter(|f| (0.0..=1.0).contains(f) && *f > 0.0)
+            .ok_or_else(|| {
+                SpecError::field("fraction", format!("`fraction` must be in (0, 1], got {v}"))
+            })?,
+    };
+    let registration = advcomp_attack::registry::find(&attack)
+        .map_err(|e| SpecError::field("attack", e.to_string()))?;
+    registration
+        .build(&Value::Object(own.clone()))
+        .map_err(|e| match e {
+            advcomp_attack::RegistryError::Params { source, .. } => match source {
+                advcomp_attack::ParamError::Unknown {
+                    field,
+                    known: theirs,
+                    ..
+                } => {
+                    let mut known: Vec<String> = COMMON
+                        .iter()
+                        .chain(ADVERSARIAL)
+                        .map(|s| s.to_string())
+                        .collect();
+                    known.extend(theirs.iter().map(|p| p.to_string()));
+                    SpecError::unknown(&field, &known)
+                }
+                advcomp_attack::ParamError::Invalid { field, message } => {
+                    SpecError::field(&field, message)
+                }
+                other => SpecError::general(other.to_string()),
+            },
+            other => SpecError::general(other.to_string()),
+        })?;
+    Ok(Method::Adversarial {
+        attack: registration.name.to_string(),
+        params: own,
+        fraction,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn taboo_takes_its_config_fields_and_a_key() {
+        let s = DefenceSpec::from_params(
+            "taboo",
+            &map(json!({"key": "k", "slack": 0.1, "epochs": 3})),
+        )
+        .unwrap();
+        assert_eq!(s.name, "taboo");
+        assert_eq!(s.epochs, 3);
+        assert_eq!(s.key(), Some(Key::from_passphrase("k")));
+        match s.method {
+            Method::Taboo(c) => assert_eq!(c.slack, 0.1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slak": 0.1})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("slak"));
+        assert_eq!(e.suggestion.as_deref(), Some("slack"));
+        let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slack": "big"})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("slack"));
+        assert!(!e.unknown);
+        let e = DefenceSpec::from_params("sitatapatra", &map(json!({}))).unwrap_err();
+        assert!(e.message.contains("keyed defence"), "{e}");
+        let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "key_seed": 1})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("key_seed"));
+        let e = DefenceSpec::from_params("adversarial", &map(json!({"epsilon": "x"})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("epsilon"));
+        let e = DefenceSpec::from_params("adversarial", &map(json!({"key": "k"}))).unwrap_err();
+        assert!(e.unknown);
+    }
+
+    #[test]
+    fn the_key_is_never_debug_printed() {
+        let s = DefenceSpec::from_params("taboo", &map(json!({"key": "hunter2"}))).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains(&Key::from_passphrase("hunter2").id()));
+    }
+
+    #[test]
+    fn adversarial_training_defaults_to_pgd() {
+        let s = DefenceSpec::from_params("adversarial", &map(json!({"epsilon": 0.1}))).unwrap();
+        assert!(!s.detects());
+        assert!(s.key.is_none());
+        match s.method {
+            Method::Adversarial {
+                attack, fraction, ..
+            } => {
+                assert_eq!(attack, "pgd");
+                assert_eq!(fraction, 0.5);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

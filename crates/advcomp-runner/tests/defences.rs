@@ -1,0 +1,155 @@
+//! Keyed defences in a scenario, end to end on the bundled MNIST: keyed and
+//! unkeyed models, a compressed variant that keeps its parent's detector,
+//! detection, false positives, the keyed/unkeyed comparison and traceback
+//! in the report (snapshot), and no passphrase in anything written.
+
+use std::path::{Path, PathBuf};
+
+use advcomp_runner::{RunOptions, run};
+
+const SCENARIO: &str = r#"
+# Two keyed LeNet-5s, one unkeyed, a pruned variant of a keyed one.
+seed = 5
+train_images = 1000
+test_images = 100
+
+model plain = lenet5 { epochs: 2 }
+model keyed = lenet5 { epochs: 2 } defend taboo { key: ["secret-north", "secret-south"], epochs: 1 }
+model robust = lenet5 { epochs: 2 } defend adversarial { epsilon: 0.1, steps: 3, step_size: 0.04, epochs: 1 }
+variant slim = keyed | prune magnitude { density: 0.5, scope: "global" }
+
+attack fgsm = fgsm { epsilon: 0.3 }
+
+transfer keyed -> keyed, plain, slim, robust using fgsm
+transfer plain -> keyed using fgsm
+"#;
+
+fn cpu() -> burn::tensor::Device {
+    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap()
+}
+
+fn bundled() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn keyed_models_detect_trace_and_keep_their_keys_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keyed.scn");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
+    let ids: Vec<&str> = resolved.models.iter().map(|m| m.id.as_str()).collect();
+    assert!(
+        ids.iter().all(|id| !id.contains("secret")),
+        "ids show key ids, not keys: {ids:?}"
+    );
+    let options = RunOptions {
+        scenario: PathBuf::from("keyed.scn"),
+        out_dir: dir.path().join("out"),
+        cache_dir: dir.path().join("cache"),
+        data_dir: Some(bundled()),
+        backend: "flex".into(),
+        dry_run: false,
+        stop_after: None,
+    };
+    let results = run(&resolved, &bytes, &options, &cpu(), &mut ())
+        .unwrap()
+        .results
+        .unwrap();
+
+    // Every keyed model and the pruned variant carry a detector.
+    let keyed: Vec<_> = results
+        .models
+        .iter()
+        .filter(|m| m.defence.as_ref().is_some_and(|d| d.detects))
+        .collect();
+    assert_eq!(keyed.len(), 4, "two keyed, two pruned variants");
+    for m in &keyed {
+        let d = m.defence.as_ref().unwrap();
+        assert!(d.false_positive_rate.is_some(), "{}", m.id);
+        assert_eq!(d.twin_accuracy.is_some(), d.applied_to == m.id);
+    }
+    let robust = results.models.iter().find(|m| m.decl == "robust").unwrap();
+    let d = robust.defence.as_ref().unwrap();
+    assert!(!d.detects && d.key_id.is_none() && d.false_positive_rate.is_none());
+
+    // Keyed targets report detection; unkeyed ones do not.
+    for t in &results.transfers {
+        let target_keyed = keyed.iter().any(|m| m.id == t.target);
+        assert_eq!(
+            t.detected.is_some(),
+            target_keyed,
+            "{} -> {}",
+            t.source,
+            t.target
+        );
+        if let (Some(d), Some(e)) = (t.detected, t.evaded) {
+            assert!(d <= t.eligible && e <= t.transferred);
+        }
+    }
+    let kinds: Vec<&str> = results
+        .keyed
+        .iter()
+        .map(|k| k.pairs_kind.as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"different keys") && kinds.contains(&"same key"),
+        "{kinds:?}"
+    );
+    assert_eq!(results.traceback.len(), 2, "one per keyed source");
+    for t in &results.traceback {
+        assert_eq!(t.suspects.len(), 2);
+        assert!(t.traced <= t.detected && t.detected <= t.samples);
+    }
+
+    let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    for section in [
+        "## Defences",
+        "## Transfer with and without keys",
+        "## Traceback",
+        "detection rate of the target's detector",
+    ] {
+        assert!(report.contains(section), "{section} missing");
+    }
+    let tables = &report[report.find("## Models").unwrap()..];
+    insta::assert_snapshot!("keyed_report", tables);
+
+    // No passphrase anywhere in the outputs or the cache.
+    let mut written = Vec::new();
+    files(&dir.path().join("out"), &mut written);
+    files(&dir.path().join("cache"), &mut written);
+    for path in written {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("secret-north") && !text.contains("secret-south"),
+            "{} holds a passphrase",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_defence_after_compression_is_refused_with_the_model_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.scn");
+    std::fs::write(
+        &file,
+        "model base = lenet5\nvariant late = base | prune magnitude { density: 0.5 } | defend taboo { key_seed: 1 }\nattack f = fgsm\ntransfer base -> late using f\n",
+    )
+    .unwrap();
+    let err = advcomp_runner::load(&file).unwrap_err().to_string();
+    assert!(err.contains("late.scn") && err.contains("`late`"), "{err}");
+    assert!(err.contains("before compression"), "{err}");
+}
