@@ -83,9 +83,18 @@ const PRUNE: &[(&str, Ty)] = &[
 const QUANT: &[(&str, Ty)] = &[("bits", BITS), ("weight_bits", BITS), ("act_bits", BITS)];
 const DEFENCE: &[(&str, Ty)] = &[
     ("key", ANY_STR),
+    ("key_seed", NAT),
+    ("epochs", NAT),
+    ("lr", POS),
+    ("seed", NAT),
     ("layers", ANY_STR),
     ("strength", NONNEG),
+    ("slack", NONNEG),
+    ("lambda", NONNEG),
     ("epsilon", POS),
+    ("step_size", POS),
+    ("steps", NAT),
+    ("fraction", POS),
     (
         "percentile",
         Ty::Float {
