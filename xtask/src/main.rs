@@ -6,6 +6,8 @@
 //!   on a checkpoint (issue #3's benchmark).
 //! - `bench-compress`: wall time of each compressor plus fine-tuning
 //!   (issue #4's benchmark).
+//! - `bench-defences`: inference images/s with and without each keyed
+//!   detector (issue #6's overhead benchmark).
 //! - `snapshots`: re-run the test suite accepting every changed insta
 //!   snapshot, for review with `git diff` (see `docs/testing.md`).
 //! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
@@ -16,6 +18,7 @@
 mod bench;
 mod bench_attacks;
 mod bench_compress;
+mod bench_defences;
 
 use std::process::{Command, ExitCode};
 
@@ -36,6 +39,8 @@ enum Task {
     BenchAttacks(bench_attacks::BenchAttacksArgs),
     /// Wall time of each compressor plus fine-tuning on a checkpoint.
     BenchCompress(bench_compress::BenchCompressArgs),
+    /// Inference images/s with and without each keyed detector.
+    BenchDefences(bench_defences::BenchDefencesArgs),
     /// Re-run the tests with INSTA_UPDATE=always, rewriting changed snapshots.
     Snapshots,
     /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         },
         Task::BenchAttacks(args) => report(bench_attacks::run(&args)),
         Task::BenchCompress(args) => report(bench_compress::run(&args)),
+        Task::BenchDefences(args) => report(bench_defences::run(&args)),
         Task::Snapshots => cargo(
             &["test"],
             &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],

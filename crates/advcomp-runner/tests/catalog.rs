@@ -48,3 +48,33 @@ fn parameter_errors_name_the_field() {
     assert_eq!(e.field.as_deref(), Some("lr"));
     assert_eq!(r.resolve(Kind::Attack, "BIM").as_deref(), Some("ifgsm"));
 }
+
+#[test]
+fn defences_are_known_and_their_mistakes_name_the_field() {
+    let r = Registries;
+    assert_eq!(
+        r.names(Kind::Defence),
+        vec!["adversarial", "sitatapatra", "taboo"]
+    );
+    assert_eq!(r.resolve(Kind::Defence, "Taboo_Trap").as_deref(), Some("taboo"));
+    assert!(r.check(Kind::Defence, "taboo", &map(json!({ "key": "k" }))).is_ok());
+    let e = r
+        .check(Kind::Defence, "taboo", &map(json!({ "key": "k", "slak": 0.1 })))
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("slak"));
+    assert!(e.unknown_parameter);
+    assert_eq!(e.suggestion.as_deref(), Some("slack"));
+    let e = r
+        .check(Kind::Defence, "sitatapatra", &map(json!({ "epochs": 0, "key": "k" })))
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("epochs"));
+    let e = r
+        .check(Kind::Defence, "taboo", &map(json!({})))
+        .unwrap_err();
+    assert!(e.message.contains("key"), "{}", e.message);
+    let e = r
+        .check(Kind::Defence, "adversarial", &map(json!({ "epsilon": -1.0 })))
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("epsilon"));
+}
+
