@@ -2,20 +2,27 @@
 //! Xu 2019, arXiv:1901.08121), with traceback.
 //!
 //! What is implemented (a simplification of the paper, documented in
-//! `docs/defences.md`): the key selects ReLU layers and, for each, `guards`
-//! keyed *checksums*: sparse ±1 weight vectors over the layer's channels.
-//! A guard's value for an image is `g = Σ_c s_c · μ_c / √nnz`, with `μ_c` the
-//! channel's mean activation. Training squeezes every guard into a narrow
-//! band around zero (hinge `λ · Σ relu(|g| − t)`, `t` a low percentile of
-//! `|g|` on the clean data before fine-tuning), so clean activations satisfy
-//! a keyed linear relation they would not satisfy by chance. After
-//! fine-tuning each guard's run-time threshold `τ` is a high percentile of
-//! `|g|` on clean training data; an image with `|g| > τ` for any guard is
-//! flagged, and its score is `max |g| / τ`. The overhead is one small
-//! matrix product per guarded layer (`channels × guards` multiply-adds).
+//! `docs/defences.md`): the key selects ReLU layers among
+//! `candidate_layers` and, for each, `guards` keyed *checksums*: sparse ±1
+//! weight vectors over the layer's channels (each reads about `density` of
+//! them, scaled by `1/√nnz`). A guard's value is `g = |Σ_c s_c · a_c|` at
+//! every position of the feature map (or on channel means). Procedure
+//! ([`Sitatapatra::harden_with`]), after the Taboo Trap's:
 //!
-//! [`traceback`] runs several keyed models on the same images and attributes
-//! each flagged image to the key whose guards it violates least.
+//! 1. on the trained network, every guard column (guard × position) gets a
+//!    threshold `τ`: the `detect_percentile`-th percentile of `g` on clean
+//!    training images plus `slack` × the guard's largest such percentile;
+//! 2. fine-tuning adds `λ · Σ relu(g − train_margin · τ)` per image, so
+//!    clean activations satisfy the keyed relations with head-room;
+//! 3. at run time an image is flagged when any `g > τ`; its score is the
+//!    largest `g / τ`.
+//!
+//! The overhead is one small matrix product per guarded layer
+//! (`channels × guards` multiply-adds per position).
+//!
+//! [`traceback`](crate::traceback::traceback) runs several keyed models on the same
+//! images and attributes each flagged image with
+//! [`attribute`](crate::attribute).
 
 use std::collections::BTreeMap;
 
@@ -39,40 +46,57 @@ pub const NAME: &str = "sitatapatra";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SitatapatraConfig {
-    /// Probability that the key guards each ReLU layer (at least one is).
-    /// Default 0.5.
+    /// The ReLU layers the key may guard (empty: all). Default `["relu1"]`:
+    /// on MNIST LeNet-5 the first ReLU is where gradient-sign perturbations
+    /// stand out (as for the Taboo Trap, see `docs/defences.md`).
+    pub candidate_layers: Vec<String>,
+    /// Probability that the key guards each candidate layer (at least one
+    /// is). Default 1 (with one candidate layer).
     pub layer_probability: f64,
-    /// Guards (checksums) per guarded layer. Default 8.
+    /// Guards (checksums) per guarded layer. Default 16.
     pub guards: usize,
-    /// Share of the layer's channels each guard reads. Default 0.5.
+    /// Share of the layer's channels each guard reads (at least one).
+    /// Default 0.1 (about 2 of LeNet-5's 20 `relu1` channels): sparse guards
+    /// see a perturbation that a sum over many channels would average out.
     pub density: f64,
-    /// Weight λ of the hinge penalty. Default 1.
+    /// Keyed ±1 signs on the channels a guard reads (a checksum that
+    /// cancels); false: every read channel counts positively. Default true.
+    pub signed: bool,
+    /// Weight λ of the hinge penalty (summed over guard columns, averaged
+    /// over images). Default 0.05.
     pub lambda: f64,
-    /// Percentile (0–100) of `|g|` before fine-tuning that becomes the
-    /// training band `t`. Default 50 (fine-tuning halves the natural spread).
-    pub squeeze_percentile: f64,
-    /// Percentile (0–100) of `|g|` after fine-tuning that becomes the run-time
-    /// threshold `τ`. Default 100 (the maximum on clean training data).
+    /// Fine-tuning pushes every guard value under `train_margin · τ` (< 1
+    /// leaves clean test images head-room under the run-time threshold).
+    /// Default 0.9.
+    pub train_margin: f64,
+    /// Percentile (0–100) of `g` on clean calibration images that becomes a
+    /// guard column's threshold `τ`. Default 100 (the maximum).
     pub detect_percentile: f64,
     /// Check the guards at every position of a feature map (a checksum
     /// across channels per pixel) rather than on channel means. Default true.
     pub per_position: bool,
+    /// Learn the thresholds again on the fine-tuned network (losing the
+    /// head-room `train_margin` made). Default false.
+    pub recalibrate: bool,
     /// Head-room added to every run-time threshold, as a share of the
-    /// largest threshold of the same guard. Default 0.1.
+    /// largest threshold of the same guard (over positions). Default 0.07.
     pub slack: f64,
 }
 
 impl Default for SitatapatraConfig {
     fn default() -> Self {
         Self {
-            layer_probability: 0.5,
-            guards: 8,
-            density: 0.5,
-            lambda: 1.0,
-            squeeze_percentile: 50.0,
+            candidate_layers: vec!["relu1".into()],
+            layer_probability: 1.0,
+            guards: 16,
+            density: 0.1,
+            signed: true,
+            lambda: 0.05,
+            train_margin: 0.9,
             detect_percentile: 100.0,
             per_position: true,
-            slack: 0.1,
+            recalibrate: false,
+            slack: 0.07,
         }
     }
 }
@@ -83,9 +107,7 @@ impl Default for SitatapatraConfig {
 struct Record {
     config: SitatapatraConfig,
     units: Vec<(String, usize)>,
-    /// Training band `t` per guard, by layer.
-    targets: BTreeMap<String, Vec<f32>>,
-    /// Run-time threshold `τ` per guard, by layer.
+    /// Run-time threshold `τ` per guard column, by layer.
     thresholds: BTreeMap<String, Vec<f32>>,
 }
 
@@ -106,7 +128,6 @@ impl Sitatapatra {
             Record {
                 config,
                 units: relu_units(network),
-                targets: BTreeMap::new(),
                 thresholds: BTreeMap::new(),
             },
         )
@@ -121,8 +142,13 @@ impl Sitatapatra {
     }
 
     fn from_record(key: Key, record: Record) -> Self {
-        let names: Vec<String> = record.units.iter().map(|(n, _)| n.clone()).collect();
         let cfg = &record.config;
+        let names: Vec<String> = record
+            .units
+            .iter()
+            .map(|(n, _)| n.clone())
+            .filter(|n| cfg.candidate_layers.is_empty() || cfg.candidate_layers.contains(n))
+            .collect();
         let layers = select_layers(&key, "sitatapatra/layers", &names, cfg.layer_probability);
         let guards = cfg.guards.max(1);
         let weights = record
@@ -137,7 +163,8 @@ impl Sitatapatra {
                     let mut nnz = 0usize;
                     for c in 0..channels {
                         if rng.random_bool(cfg.density.clamp(0.0, 1.0)) {
-                            w[c * guards + g] = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+                            let negative = rng.random_bool(0.5) && cfg.signed;
+                            w[c * guards + g] = if negative { -1.0 } else { 1.0 };
                             nnz += 1;
                         }
                     }
@@ -172,7 +199,8 @@ impl Sitatapatra {
         &self.weights
     }
 
-    /// The run-time thresholds `τ` per guard, by layer.
+    /// The run-time thresholds `τ` per guard column (position-major), by
+    /// layer.
     pub fn thresholds(&self) -> &BTreeMap<String, Vec<f32>> {
         &self.record.thresholds
     }
@@ -195,37 +223,9 @@ impl Sitatapatra {
         }
     }
 
-    fn percentiles(
-        &self,
-        network: &Network,
-        data: &Dataset,
-        device: &Device,
-        p: f64,
-    ) -> BTreeMap<String, Vec<f32>> {
-        let layers: Vec<String> = self.weights.keys().cloned().collect();
-        let stats = collect_stats(network, data, device, &layers, 500, &|l, a| {
-            self.guard_values(l, a).expect("guarded layer")
-        });
-        stats
-            .into_iter()
-            .map(|(l, rows)| (l, column_percentiles(&rows, p)))
-            .collect()
-    }
-
-    /// Sets the training band `t` of every guard to the `p`-th percentile of
-    /// `|g|` on `data` under `network`.
-    pub fn calibrate_targets(
-        &mut self,
-        network: &Network,
-        data: &Dataset,
-        device: &Device,
-        p: f64,
-    ) {
-        self.record.targets = self.percentiles(network, data, device, p);
-    }
-
-    /// Sets the run-time threshold `τ` of every guard to the `p`-th
-    /// percentile of `|g|` on `data` under `network`.
+    /// Sets the run-time threshold `τ` of every guard column to the `p`-th
+    /// percentile of `|g|` on `data` under `network`, plus `slack` times the
+    /// largest such percentile of the same guard (over positions).
     pub fn calibrate_thresholds(
         &mut self,
         network: &Network,
@@ -234,7 +234,14 @@ impl Sitatapatra {
         p: f64,
     ) {
         let slack = self.record.config.slack as f32;
-        let mut thresholds = self.percentiles(network, data, device, p);
+        let layers: Vec<String> = self.weights.keys().cloned().collect();
+        let stats = collect_stats(network, data, device, &layers, 500, &|l, a| {
+            self.guard_values(l, a).expect("guarded layer")
+        });
+        let mut thresholds: BTreeMap<String, Vec<f32>> = stats
+            .into_iter()
+            .map(|(l, rows)| (l, column_percentiles(&rows, p)))
+            .collect();
         for (layer, t) in thresholds.iter_mut() {
             let guards = self.weights.get(layer).map_or(1, |(g, _)| *g);
             for g in 0..guards {
@@ -252,9 +259,10 @@ impl Sitatapatra {
         self.record.thresholds = thresholds;
     }
 
-    /// The whole procedure on a trained `network`: learn the bands, fine-tune
-    /// with the hinge penalty using `trainer`, learn the thresholds. Returns
-    /// the fine-tuned network in inference mode.
+    /// The whole procedure on a trained `network`: learn the thresholds,
+    /// fine-tune with the hinge penalty using `trainer` (and learn the
+    /// thresholds again if `recalibrate`). Returns the fine-tuned network in
+    /// inference mode.
     pub fn harden(
         &mut self,
         network: Network,
@@ -265,8 +273,9 @@ impl Sitatapatra {
         self.harden_with(network, data, data, trainer, device)
     }
 
-    /// [`Sitatapatra::harden`] with bands and thresholds learnt on
-    /// `calibration` and the fine-tuning done on `train`.
+    /// [`Sitatapatra::harden`] with the thresholds learnt on `calibration`
+    /// (clean training images; more images give tighter false-positive
+    /// control) and the fine-tuning done on `train`.
     pub fn harden_with(
         &mut self,
         network: Network,
@@ -276,7 +285,7 @@ impl Sitatapatra {
         device: &Device,
     ) -> Result<Network, TrainError> {
         let cfg = self.record.config.clone();
-        self.calibrate_targets(&network, calibration, device, cfg.squeeze_percentile);
+        self.calibrate_thresholds(&network, calibration, device, cfg.detect_percentile);
         let (network, _) = trainer.fit(
             network,
             train,
@@ -285,7 +294,9 @@ impl Sitatapatra {
             &mut (),
         )?;
         let network = network.valid();
-        self.calibrate_thresholds(&network, calibration, device, cfg.detect_percentile);
+        if cfg.recalibrate {
+            self.calibrate_thresholds(&network, calibration, device, cfg.detect_percentile);
+        }
         Ok(network)
     }
 }
@@ -319,12 +330,12 @@ impl Defence for Sitatapatra {
     }
 
     fn penalty(&self, layer: &str, activation: &Activation) -> Option<Tensor<1>> {
-        let t = self.record.targets.get(layer)?;
+        let tau = self.record.thresholds.get(layer)?;
         let g = self.guard_values(layer, activation)?;
         let device = g.device();
         let b = g.dims()[0];
-        let cols = g.dims()[1];
-        let excess = burn::tensor::activation::relu(g - row(t, &device));
-        Some(excess.sum() * (self.record.config.lambda / (b * cols) as f64))
+        let cfg = &self.record.config;
+        let excess = burn::tensor::activation::relu(g - row(tau, &device) * cfg.train_margin);
+        Some(excess.sum() * (cfg.lambda / b as f64))
     }
 }

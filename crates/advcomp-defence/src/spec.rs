@@ -163,15 +163,12 @@ impl DefenceSpec {
         for (field, value) in params {
             match field.as_str() {
                 "epochs" => {
-                    spec.epochs = value
-                        .as_u64()
-                        .filter(|&e| e >= 1)
-                        .ok_or_else(|| {
-                            SpecError::field(
-                                field,
-                                format!("`epochs` must be a positive integer, got {value}"),
-                            )
-                        })? as usize;
+                    spec.epochs = value.as_u64().filter(|&e| e >= 1).ok_or_else(|| {
+                        SpecError::field(
+                            field,
+                            format!("`epochs` must be a positive integer, got {value}"),
+                        )
+                    })? as usize;
                 }
                 "lr" => {
                     spec.lr = value
@@ -285,9 +282,8 @@ where
     for (field, value) in &own {
         let mut one = defaults.clone();
         one[field] = value.clone();
-        serde_json::from_value::<T>(one).map_err(|e| {
-            SpecError::field(field, format!("`{field}` of `{name}`: {e}"))
-        })?;
+        serde_json::from_value::<T>(one)
+            .map_err(|e| SpecError::field(field, format!("`{field}` of `{name}`: {e}")))?;
     }
     let mut all = defaults;
     for (field, value) in own {
@@ -376,8 +372,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slak": 0.1})))
-            .unwrap_err();
+        let e =
+            DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slak": 0.1}))).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("slak"));
         assert_eq!(e.suggestion.as_deref(), Some("slack"));
         let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slack": "big"})))
@@ -389,8 +385,7 @@ mod tests {
         let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "key_seed": 1})))
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("key_seed"));
-        let e = DefenceSpec::from_params("adversarial", &map(json!({"epsilon": "x"})))
-            .unwrap_err();
+        let e = DefenceSpec::from_params("adversarial", &map(json!({"epsilon": "x"}))).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("epsilon"));
         let e = DefenceSpec::from_params("adversarial", &map(json!({"key": "k"}))).unwrap_err();
         assert!(e.unknown);
