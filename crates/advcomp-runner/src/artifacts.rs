@@ -40,6 +40,7 @@ impl DetectionRecord {
             flagged: self.flag[i],
             score: self.score[i],
             confidence: self.confidence[i],
+            predicted: usize::from(self.predicted[i]),
         }
     }
 

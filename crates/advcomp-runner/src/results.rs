@@ -158,8 +158,9 @@ pub struct TransferResult {
 pub struct KeyedSummary {
     /// Attack instance id.
     pub attack: String,
-    /// `unkeyed` (neither model has a detector), `different keys`, `same
-    /// key` (e.g. a compressed variant of the source) or `mixed`.
+    /// `unkeyed` (neither model has a detector), `different keys (D)`,
+    /// `same key (D)` (e.g. a compressed variant of the source; D the
+    /// defence of both) or `mixed` (anything else).
     pub pairs_kind: String,
     /// Pairs pooled.
     pub pairs: usize,
@@ -442,16 +443,19 @@ fn model_defence(
     }
 }
 
-/// The kind of a (source, target) pair for the keyed comparison.
-fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> &'static str {
+/// The kind of a (source, target) pair for the keyed comparison: its rank
+/// in [`KINDS`] and, for keyed pairs, the defence.
+fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> (usize, String) {
     fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
         d.filter(|d| d.detects && d.key_id.is_some())
     }
     match (keyed(source), keyed(target)) {
-        (None, None) => "unkeyed",
-        (Some(a), Some(b)) if a.key_id == b.key_id => "same key",
-        (Some(_), Some(_)) => "different keys",
-        _ => "mixed",
+        (None, None) => (0, String::new()),
+        (Some(a), Some(b)) if a.defence == b.defence => {
+            let rank = if a.key_id == b.key_id { 2 } else { 1 };
+            (rank, a.defence.clone())
+        }
+        _ => (3, String::new()),
     }
 }
 
@@ -466,13 +470,13 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
             .and_then(|m| m.defence.as_ref())
     };
     // (attack, kind) -> (pairs, eligible, transferred, checked, detected, evaded)
-    let mut pooled: BTreeMap<(String, usize), [usize; 6]> = BTreeMap::new();
+    let mut pooled: BTreeMap<(String, (usize, String)), [usize; 6]> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for t in transfers {
         if !order.contains(&t.attack) {
             order.push(t.attack.clone());
         }
-        let kind = kind_rank(pair_kind(defence(&t.source), defence(&t.target)));
+        let kind = pair_kind(defence(&t.source), defence(&t.target));
         let c = pooled.entry((t.attack.clone(), kind)).or_default();
         c[0] += 1;
         c[1] += t.eligible;
@@ -485,13 +489,17 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
     }
     let mut out = Vec::new();
     for attack in order {
-        for (kind, name) in KINDS.iter().enumerate() {
-            let Some(c) = pooled.get(&(attack.clone(), kind)) else {
+        for ((a, (rank, defence)), c) in &pooled {
+            if *a != attack {
                 continue;
+            }
+            let name = match defence.as_str() {
+                "" => KINDS[*rank].to_string(),
+                d => format!("{} ({d})", KINDS[*rank]),
             };
             out.push(KeyedSummary {
                 attack: attack.clone(),
-                pairs_kind: name.to_string(),
+                pairs_kind: name,
                 pairs: c[0],
                 eligible: c[1],
                 transferred: c[2],
@@ -505,7 +513,3 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
 }
 
 const KINDS: [&str; 4] = ["unkeyed", "different keys", "same key", "mixed"];
-
-fn kind_rank(kind: &str) -> usize {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len())
-}

@@ -56,16 +56,30 @@ fn defences_are_known_and_their_mistakes_name_the_field() {
         r.names(Kind::Defence),
         vec!["adversarial", "sitatapatra", "taboo"]
     );
-    assert_eq!(r.resolve(Kind::Defence, "Taboo_Trap").as_deref(), Some("taboo"));
-    assert!(r.check(Kind::Defence, "taboo", &map(json!({ "key": "k" }))).is_ok());
+    assert_eq!(
+        r.resolve(Kind::Defence, "Taboo_Trap").as_deref(),
+        Some("taboo")
+    );
+    assert!(
+        r.check(Kind::Defence, "taboo", &map(json!({ "key": "k" })))
+            .is_ok()
+    );
     let e = r
-        .check(Kind::Defence, "taboo", &map(json!({ "key": "k", "slak": 0.1 })))
+        .check(
+            Kind::Defence,
+            "taboo",
+            &map(json!({ "key": "k", "slak": 0.1 })),
+        )
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("slak"));
     assert!(e.unknown_parameter);
     assert_eq!(e.suggestion.as_deref(), Some("slack"));
     let e = r
-        .check(Kind::Defence, "sitatapatra", &map(json!({ "epochs": 0, "key": "k" })))
+        .check(
+            Kind::Defence,
+            "sitatapatra",
+            &map(json!({ "epochs": 0, "key": "k" })),
+        )
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("epochs"));
     let e = r
@@ -73,8 +87,11 @@ fn defences_are_known_and_their_mistakes_name_the_field() {
         .unwrap_err();
     assert!(e.message.contains("key"), "{}", e.message);
     let e = r
-        .check(Kind::Defence, "adversarial", &map(json!({ "epsilon": -1.0 })))
+        .check(
+            Kind::Defence,
+            "adversarial",
+            &map(json!({ "epsilon": -1.0 })),
+        )
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("epsilon"));
 }
-

@@ -104,7 +104,7 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
         .map(|k| k.pairs_kind.as_str())
         .collect();
     assert!(
-        kinds.contains(&"different keys") && kinds.contains(&"same key"),
+        kinds.contains(&"different keys (taboo)") && kinds.contains(&"same key (taboo)"),
         "{kinds:?}"
     );
     assert_eq!(results.traceback.len(), 2, "one per keyed source");

@@ -241,6 +241,10 @@ pub type Rule = Box<dyn Fn(&[advcomp_defence::Evidence]) -> Option<usize>>;
 /// (the chosen one) in the traceback measurements.
 pub fn alternative_rules() -> Vec<(&'static str, Rule)> {
     vec![
+        (
+            "max confidence",
+            Box::new(|ev| argmax_by(ev, |e| Some(e.confidence))),
+        ),
         ("max score", Box::new(|ev| argmax_by(ev, |e| Some(e.score)))),
         (
             "max confidence among flagging",
@@ -272,7 +276,7 @@ pub fn compare_rules(run: &TraceRun) -> String {
     let mut line = String::new();
     let (right, n) = run.traceback(&advcomp_defence::attribute);
     line += &format!(
-        "attribute (max confidence) {:.1}% of {n}",
+        "attribute (odd one out, else max confidence) {:.1}% of {n}",
         right as f64 / n.max(1) as f64 * 100.0
     );
     for (name, rule) in alternative_rules() {
