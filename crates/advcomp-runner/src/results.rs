@@ -434,7 +434,7 @@ fn model_defence(
                     applied_to: model.clone(),
                     false_positive_rate,
                     twin_accuracy: own.then_some(record.twin_accuracy),
-                    accuracy_cost: own.then(|| record.twin_accuracy - accuracy),
+                    accuracy_cost: own.then_some(record.twin_accuracy - accuracy),
                 }));
             }
             StepKind::Compress { .. } => at = step.deps[0],
