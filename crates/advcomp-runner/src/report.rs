@@ -14,6 +14,20 @@ fn r3(v: f64) -> String {
     format!("{v:.3}")
 }
 
+/// A rate, or `–` when there is none.
+fn opt(v: Option<f64>) -> String {
+    v.map_or("–".into(), r3)
+}
+
+/// A Markdown table: the header, its separator and one line per row.
+fn table(out: &mut String, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+}
+
 fn norm(n: &NormStats) -> String {
     n.mean.map_or("–".to_string(), r3)
 }
@@ -35,47 +49,57 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
         p.git_commit
     );
     let _ = writeln!(out, "## Models\n");
-    let _ = writeln!(
-        out,
-        "| model | accuracy | density | weight bits | activation bits |"
+    table(
+        &mut out,
+        &[
+            "model",
+            "accuracy",
+            "density",
+            "weight bits",
+            "activation bits",
+        ],
+        results.models.iter().map(|m| {
+            vec![
+                m.id.clone(),
+                r3(m.accuracy),
+                r3(m.density),
+                bits(m.weight_bits),
+                bits(m.act_bits),
+            ]
+        }),
     );
-    let _ = writeln!(out, "|---|---|---|---|---|");
-    for m in &results.models {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            m.id,
-            r3(m.accuracy),
-            r3(m.density),
-            bits(m.weight_bits),
-            bits(m.act_bits)
-        );
-    }
     let _ = writeln!(out, "\n## White-box attacks\n");
     let _ = writeln!(
         out,
         "Success rate over the attacked images the model classifies correctly; norms are means over the successful ones.\n"
     );
-    let _ = writeln!(
-        out,
-        "| attack | model | images | success | accuracy under attack | L0 | L2 | L∞ | gradients/image |"
+    table(
+        &mut out,
+        &[
+            "attack",
+            "model",
+            "images",
+            "success",
+            "accuracy under attack",
+            "L0",
+            "L2",
+            "L∞",
+            "gradients/image",
+        ],
+        results.whitebox.iter().map(|w| {
+            vec![
+                w.attack.clone(),
+                w.model.clone(),
+                w.images.to_string(),
+                r3(w.success_rate),
+                r3(w.accuracy_under_attack),
+                norm(&w.l0),
+                norm(&w.l2),
+                norm(&w.linf),
+                w.gradients_per_image.round().to_string(),
+            ]
+        }),
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
-    for w in &results.whitebox {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            w.attack,
-            w.model,
-            w.images,
-            r3(w.success_rate),
-            r3(w.accuracy_under_attack),
-            norm(&w.l0),
-            norm(&w.l2),
-            norm(&w.linf),
-            w.gradients_per_image.round()
-        );
-    }
     let _ = writeln!(out, "\n## Transfer\n");
     let _ = writeln!(
         out,
@@ -131,14 +155,10 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
                             .iter()
                             .find(|c| c.source == *s && c.target == *t)
                             .map_or("·".into(), |c| match pick {
-                                0 => format!(
-                                    "{} ({})",
-                                    c.transfer_rate.map_or("–".into(), r3),
-                                    c.eligible
-                                ),
+                                0 => format!("{} ({})", opt(c.transfer_rate), c.eligible),
                                 1 => r3(c.target_accuracy),
-                                2 => c.detection_rate.map_or("–".into(), r3),
-                                _ => c.evasion_rate.map_or("–".into(), r3),
+                                2 => opt(c.detection_rate),
+                                _ => opt(c.evasion_rate),
                             })
                     })
                     .collect();
@@ -167,13 +187,8 @@ fn defences(out: &mut String, results: &Results) {
         out,
         "Key ids, never keys. Cost: accuracy of the unkeyed twin (the same fine-tune without the defence) minus the model's. False positives: share of the clean test images the detector flags. White-box detection: share of the samples made on the model itself (without knowledge of the detector) that its detector flags.\n"
     );
-    let _ = writeln!(
-        out,
-        "| model | defence | key id | accuracy | unkeyed twin | cost | false positives | white-box detection |"
-    );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    for m in &results.models {
-        let Some(d) = &m.defence else { continue };
+    let rows = results.models.iter().filter_map(|m| {
+        let d = m.defence.as_ref()?;
         let defence = if d.applied_to == m.id {
             d.defence.clone()
         } else {
@@ -185,47 +200,64 @@ fn defences(out: &mut String, results: &Results) {
             .filter(|w| w.model == m.id)
             .filter_map(|w| w.detection_rate.map(|r| format!("{} {}", w.attack, r3(r))))
             .collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            m.id,
+        Some(vec![
+            m.id.clone(),
             defence,
-            d.key_id.as_deref().unwrap_or("–"),
+            d.key_id.clone().unwrap_or_else(|| "–".into()),
             r3(m.accuracy),
-            d.twin_accuracy.map_or("–".into(), r3),
-            d.accuracy_cost.map_or("–".into(), r3),
-            d.false_positive_rate.map_or("–".into(), r3),
+            opt(d.twin_accuracy),
+            opt(d.accuracy_cost),
+            opt(d.false_positive_rate),
             if whitebox.is_empty() {
                 "–".into()
             } else {
                 whitebox.join(", ")
-            }
-        );
-    }
+            },
+        ])
+    });
+    table(
+        out,
+        &[
+            "model",
+            "defence",
+            "key id",
+            "accuracy",
+            "unkeyed twin",
+            "cost",
+            "false positives",
+            "white-box detection",
+        ],
+        rows,
+    );
     if !results.keyed.is_empty() {
         let _ = writeln!(out, "\n## Transfer with and without keys\n");
         let _ = writeln!(
             out,
             "Pooled over (source, target) pairs of each kind: `unkeyed` (neither model has a detector), `different keys (D)` (both keyed by defence D), `same key (D)` (e.g. a compressed variant of the source), `mixed` (anything else). Transfer: share of eligible samples that fool the target; undetected: share that fool it and pass its detector.\n"
         );
-        let _ = writeln!(
+        table(
             out,
-            "| attack | pairs | count | eligible | transfer | detected | fooled and undetected |"
+            &[
+                "attack",
+                "pairs",
+                "count",
+                "eligible",
+                "transfer",
+                "detected",
+                "fooled and undetected",
+            ],
+            results.keyed.iter().map(|k| {
+                vec![
+                    k.attack.clone(),
+                    k.pairs_kind.clone(),
+                    k.pairs.to_string(),
+                    k.eligible.to_string(),
+                    opt(k.transfer_rate),
+                    opt(k.detection_rate),
+                    opt(k.evasion_rate),
+                ]
+            }),
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-        for k in &results.keyed {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                k.attack,
-                k.pairs_kind,
-                k.pairs,
-                k.eligible,
-                k.transfer_rate.map_or("–".into(), r3),
-                k.detection_rate.map_or("–".into(), r3),
-                k.evasion_rate.map_or("–".into(), r3)
-            );
-        }
     }
     if !results.traceback.is_empty() {
         let _ = writeln!(out, "\n## Traceback\n");
@@ -233,25 +265,25 @@ fn defences(out: &mut String, results: &Results) {
             out,
             "Samples that fool their source, checked by the source and every differently keyed target of the same defence; a sample flagged by any of them is attributed to one key (docs/defences.md). Accuracy: share of the detected samples attributed to the source's key.\n"
         );
-        let _ = writeln!(
+        table(
             out,
-            "| attack | source | suspects | samples | detected | traced | accuracy | chance |"
+            &[
+                "attack", "source", "suspects", "samples", "detected", "traced", "accuracy",
+                "chance",
+            ],
+            results.traceback.iter().map(|t| {
+                vec![
+                    t.attack.clone(),
+                    t.source.clone(),
+                    t.suspects.len().to_string(),
+                    t.samples.to_string(),
+                    t.detected.to_string(),
+                    t.traced.to_string(),
+                    opt(t.accuracy),
+                    r3(t.chance),
+                ]
+            }),
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-        for t in &results.traceback {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                t.attack,
-                t.source,
-                t.suspects.len(),
-                t.samples,
-                t.detected,
-                t.traced,
-                t.accuracy.map_or("–".into(), r3),
-                r3(t.chance)
-            );
-        }
     }
     let _ = writeln!(out);
 }

@@ -10,26 +10,13 @@
 use std::collections::BTreeMap;
 
 use advcomp_defence::Key;
+use advcomp_scenario::expand::id_value;
 use advcomp_scenario::{Origin, Resolved, Step};
 use serde_json::{Map, Value};
 
 /// The public stand-in for a passphrase in ids and records.
 fn stand_in(passphrase: &str) -> String {
     format!("#{}", Key::from_passphrase(passphrase).id())
-}
-
-/// How the scenario language writes a value in an instance id.
-fn id_value(v: &Value) -> String {
-    match v {
-        Value::String(s)
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
-        {
-            s.clone()
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Renames every model instance whose id shows a swept passphrase.

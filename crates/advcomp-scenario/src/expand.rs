@@ -153,7 +153,9 @@ pub fn instance_id(name: &str, sweep: &[(String, Json)]) -> String {
     format!("{name}[{}]", parts.join(","))
 }
 
-fn id_value(v: &Json) -> String {
+/// How a swept value is written in an instance id: a plain word as is,
+/// anything else as JSON.
+pub fn id_value(v: &Json) -> String {
     match v {
         Json::String(s)
             if !s.is_empty()
