@@ -158,9 +158,10 @@ pub struct TransferResult {
 pub struct KeyedSummary {
     /// Attack instance id.
     pub attack: String,
-    /// `unkeyed` (neither model has a detector), `different keys (D)`,
+    /// `unkeyed` (neither model is defended), `different keys (D)`,
     /// `same key (D)` (e.g. a compressed variant of the source; D the
-    /// defence of both) or `mixed` (anything else).
+    /// defence of both), `to a model trained with (D)` (a target defended
+    /// without a detector, e.g. adversarial training) or `mixed`.
     pub pairs_kind: String,
     /// Pairs pooled.
     pub pairs: usize,
@@ -444,18 +445,23 @@ fn model_defence(
 }
 
 /// The kind of a (source, target) pair for the keyed comparison: its rank
-/// in [`KINDS`] and, for keyed pairs, the defence.
+/// in [`KINDS`] and, for defended pairs, the defence.
 fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> (usize, String) {
     fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
         d.filter(|d| d.detects && d.key_id.is_some())
     }
     match (keyed(source), keyed(target)) {
-        (None, None) => (0, String::new()),
+        (None, None) => match target {
+            // Adversarial training and the like: a defended target without
+            // a detector is its own comparison, not the unkeyed baseline.
+            Some(t) => (3, t.defence.clone()),
+            None => (0, String::new()),
+        },
         (Some(a), Some(b)) if a.defence == b.defence => {
             let rank = if a.key_id == b.key_id { 2 } else { 1 };
             (rank, a.defence.clone())
         }
-        _ => (3, String::new()),
+        _ => (4, String::new()),
     }
 }
 
@@ -512,4 +518,10 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
     out
 }
 
-const KINDS: [&str; 4] = ["unkeyed", "different keys", "same key", "mixed"];
+const KINDS: [&str; 5] = [
+    "unkeyed",
+    "different keys",
+    "same key",
+    "to a model trained with",
+    "mixed",
+];
