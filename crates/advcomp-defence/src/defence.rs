@@ -254,6 +254,35 @@ impl TrainHooks for DefenceTraining<'_> {
     }
 }
 
+/// The keyed defences' shared procedure on a trained `network`: learn the
+/// thresholds on clean `calibration` images (`calibrate`), fine-tune on
+/// `train` with the defence's penalty, and learn them again on the
+/// fine-tuned network when `recalibrate`. Returns the network in inference
+/// mode.
+pub(crate) fn harden<D: Defence>(
+    defence: &mut D,
+    network: Network,
+    train: &Dataset,
+    trainer: &advcomp_train::Trainer,
+    device: &Device,
+    recalibrate: bool,
+    calibrate: impl Fn(&mut D, &Network),
+) -> Result<Network, advcomp_train::TrainError> {
+    calibrate(defence, &network);
+    let (network, _) = trainer.fit(
+        network,
+        train,
+        device,
+        &mut DefenceTraining::new(defence),
+        &mut (),
+    )?;
+    let network = network.valid();
+    if recalibrate {
+        calibrate(defence, &network);
+    }
+    Ok(network)
+}
+
 /// Runs `network` over `data` (batches of `batch_size`) and collects, per
 /// layer, the host matrix `stat(layer, activation)` (`[samples, columns]`,
 /// one row per image, in data order). Used to learn thresholds.

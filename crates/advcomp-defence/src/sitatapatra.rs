@@ -30,12 +30,11 @@ use advcomp_data::Dataset;
 use advcomp_models::{Activation, Network};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
-use burn::module::Module;
 use burn::tensor::Device;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::defence::{Defence, DefenceTraining, LayerCheck, collect_stats, column_percentiles};
+use crate::defence::{Defence, LayerCheck, collect_stats, column_percentiles, harden};
 use crate::key::Key;
 use crate::units::{relu_units, row, select_layers};
 
@@ -285,19 +284,15 @@ impl Sitatapatra {
         device: &Device,
     ) -> Result<Network, TrainError> {
         let cfg = self.record.config.clone();
-        self.calibrate_thresholds(&network, calibration, device, cfg.detect_percentile);
-        let (network, _) = trainer.fit(
+        harden(
+            self,
             network,
             train,
+            trainer,
             device,
-            &mut DefenceTraining::new(self),
-            &mut (),
-        )?;
-        let network = network.valid();
-        if cfg.recalibrate {
-            self.calibrate_thresholds(&network, calibration, device, cfg.detect_percentile);
-        }
-        Ok(network)
+            cfg.recalibrate,
+            |d, n| d.calibrate_thresholds(n, calibration, device, cfg.detect_percentile),
+        )
     }
 }
 

@@ -17,11 +17,10 @@ use advcomp_data::Dataset;
 use advcomp_models::{Activation, Network};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
-use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::defence::{Defence, DefenceTraining, LayerCheck, collect_stats, column_percentiles};
+use crate::defence::{Defence, LayerCheck, collect_stats, column_percentiles, harden};
 use crate::key::Key;
 use crate::units::{index_tensor, relu_shapes, row, select_layers, select_units};
 
@@ -272,19 +271,16 @@ impl TabooTrap {
         device: &Device,
     ) -> Result<Network, TrainError> {
         let percentile = self.record.config.percentile;
-        self.calibrate(&network, calibration, device, percentile);
-        let (network, _) = trainer.fit(
+        let recalibrate = self.record.config.recalibrate;
+        harden(
+            self,
             network,
             train,
+            trainer,
             device,
-            &mut DefenceTraining::new(self),
-            &mut (),
-        )?;
-        let network = network.valid();
-        if self.record.config.recalibrate {
-            self.calibrate(&network, calibration, device, percentile);
-        }
-        Ok(network)
+            recalibrate,
+            |d, n| d.calibrate(n, calibration, device, percentile),
+        )
     }
 
     /// Bounds and inverse bounds over every column of `layer`'s statistic:

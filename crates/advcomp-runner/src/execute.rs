@@ -415,21 +415,29 @@ fn run_step(
                 device,
                 step.secret.as_ref(),
             )?;
-            let predicted = predict_dataset(&loaded.model, &inputs.test, device);
+            let detection = if loaded.defence.is_some() {
+                let rows: Vec<usize> = (0..inputs.test.len()).collect();
+                let (images, dims) = test_images(&inputs.test, &rows);
+                loaded.detect(&images, dims, &device.clone().without_autodiff())
+            } else {
+                None
+            };
+            let predicted = match &detection {
+                // The detector's forward pass already classified them.
+                Some(d) => d.predicted.clone(),
+                None => predict_dataset(&loaded.model, &inputs.test, device),
+            };
             let correct = predicted
                 .iter()
                 .zip(&inputs.test.labels)
                 .filter(|(p, l)| p == l)
                 .count();
-            let rows: Vec<usize> = (0..inputs.test.len()).collect();
-            let (images, dims) = test_images(&inputs.test, &rows);
-            let plain = device.clone().without_autodiff();
             artifacts::write_predictions(
                 out,
                 &Predictions {
                     accuracy: correct as f64 / inputs.test.len().max(1) as f64,
                     predicted,
-                    detection: loaded.detect(&images, dims, &plain),
+                    detection,
                 },
             )?;
         }
