@@ -146,8 +146,10 @@ pub enum DataError {
         what: &'static str,
     },
 
-    /// More data than any real data set file holds: refused before allocating,
-    /// so an absurd header or a gzip bomb cannot exhaust memory.
+    /// More data than any real data set file holds, or pixels that would take
+    /// more memory than [`crate::MAX_PIXEL_BYTES`] as `f32`: refused from the
+    /// header or file length, before decompressing or allocating, so an
+    /// absurd header or a gzip bomb cannot exhaust memory.
     #[error(
         "{}: {what} {size} bytes, more than the {limit} bytes this reader accepts",
         .path.display()
@@ -155,7 +157,8 @@ pub enum DataError {
     TooLarge {
         /// The file.
         path: PathBuf,
-        /// E.g. "header declares 4294967295 images of 28x28 =" or "file is".
+        /// E.g. "file is", "header declares 4294967295 labels =" or
+        /// "header declares 1369000 images of 28x28 = 1073296000 pixels; as f32 that is".
         what: String,
         /// Bytes that would be needed.
         size: u128,

@@ -164,11 +164,18 @@ pub fn fetch_files(
             Unpack::TarGz {
                 dir,
                 files: expected,
+                max_file_bytes,
             } => {
                 let fresh = matches!(outcome, FetchOutcome::Downloaded { .. });
                 if fresh || !is_extracted(dest, dir, expected) {
                     tracing::info!(archive = %target.display(), "extracting {dir}/");
-                    Some(extract_tar_gz(&target, dest, dir, expected)?)
+                    Some(extract_tar_gz(
+                        &target,
+                        dest,
+                        dir,
+                        expected,
+                        max_file_bytes,
+                    )?)
                 } else {
                     Some(dest.join(dir))
                 }

@@ -5,8 +5,11 @@
 //! silently wrong data set would corrupt every number downstream. This crate
 //! therefore treats each file as untrusted input: sizes are checked against
 //! headers in both directions, labels against the class count, and every load
-//! returns a fingerprint of the exact bytes read for provenance. It knows
-//! nothing about tensors or backends; other crates copy from [`Dataset`].
+//! returns a fingerprint of the exact bytes read for provenance. Files are
+//! streamed, and every size a header or file length declares is checked
+//! against [`MAX_CONTENT_BYTES`] and [`MAX_PIXEL_BYTES`] before anything is
+//! decompressed or allocated, so a hostile file cannot exhaust memory. It
+//! knows nothing about tensors or backends; other crates copy from [`Dataset`].
 //!
 //! # Map
 //! - [`kind`]: [`DatasetKind`] (MNIST, CIFAR-10), image shapes, class names.
@@ -39,5 +42,5 @@ pub use fetch::{FetchOptions, FetchOutcome, FetchReport, FetchedFile, fetch, fet
 pub use kind::{DatasetKind, ImageShape, UnknownDataset};
 pub use locate::{bundled_mnist, resolve};
 pub use remote::{RemoteFile, Unpack};
-pub use source::MAX_CONTENT_BYTES;
+pub use source::{MAX_CONTENT_BYTES, MAX_PIXEL_BYTES};
 pub use split::load;

@@ -5,8 +5,12 @@
 //! dimension) followed by the data. The header is trusted for nothing: every
 //! size it declares is checked against the bytes actually present, in both
 //! directions, because a truncated download and a file with something appended
-//! are both signs that the data is not what the fingerprint will claim.
+//! are both signs that the data is not what the fingerprint will claim. It is
+//! also checked against the limits before the body is touched: a load reads
+//! all four headers first, then streams each body, never decoding past the
+//! declared size plus one byte.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -14,8 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::dataset::{Dataset, Split};
 use crate::error::DataError;
 use crate::kind::DatasetKind;
-use crate::source::{Content, MAX_CONTENT_BYTES, read_file};
-use crate::split::hash_file;
+use crate::source::{CHUNK, Content, MAX_CONTENT_BYTES, MAX_PIXEL_BYTES, changed};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -30,6 +33,11 @@ pub const FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+/// Bytes in the header of an images file: magic and three dimensions.
+const IMAGES_HEADER: usize = 16;
+/// Bytes in the header of a labels file: magic and one dimension.
+const LABELS_HEADER: usize = 8;
+
 /// The contents of an IDX images file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxImages {
@@ -43,43 +51,138 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-/// Reads and checks an IDX images file (gzip or raw).
+/// What the header of an images file declares, already checked against the
+/// file's length (raw files) and the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ImagesHeader {
+    count: u32,
+    rows: u32,
+    cols: u32,
+}
+
+impl ImagesHeader {
+    /// `count * rows * cols`; fits in `u64` and `usize` once checked.
+    fn pixels(self) -> u128 {
+        u128::from(self.count) * u128::from(self.rows) * u128::from(self.cols)
+    }
+
+    fn declared(self) -> String {
+        format!("{} images of {}x{}", self.count, self.rows, self.cols)
+    }
+}
+
+/// Reads and checks an IDX images file (gzip or raw), streaming it.
 pub fn read_images(path: &Path) -> Result<IdxImages, DataError> {
-    parse_images(&read_file(path)?, path)
+    images_from(Content::open(path, None)?, path)
 }
 
 /// Reads and checks an IDX labels file (gzip or raw); labels must be 0..=9.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    parse_labels(&read_file(path)?, path)
+    labels_from(Content::open(path, None)?, path)
 }
 
 /// Parses the bytes of an IDX images file; `path` is only used in messages.
 pub fn parse_images(bytes: &[u8], path: &Path) -> Result<IdxImages, DataError> {
-    let mut content = Content::new(bytes, path);
-    let header = read_header(&mut content, path, IMAGES_MAGIC, 16, "IDX images")?;
-    let [count, rows, cols] = [header[1], header[2], header[3]];
-    let declared = format!("{count} images of {rows}x{cols}");
-    let body = u128::from(count) * u128::from(rows) * u128::from(cols);
-    let pixels = read_body(&mut content, path, 16, body, &declared)?;
-    Ok(IdxImages {
-        count: count as usize,
-        rows: rows as usize,
-        cols: cols as usize,
-        pixels,
-    })
+    images_from(Content::from_slice(bytes, path)?, path)
 }
 
 /// Parses the bytes of an IDX labels file; `path` is only used in messages.
 pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
-    let mut content = Content::new(bytes, path);
-    let header = read_header(&mut content, path, LABELS_MAGIC, 8, "IDX labels")?;
-    let count = header[1];
-    let labels = read_body(
+    labels_from(Content::from_slice(bytes, path)?, path)
+}
+
+fn images_from<R: Read>(
+    mut content: Content<'_, '_, R>,
+    path: &Path,
+) -> Result<IdxImages, DataError> {
+    let header = images_header(&mut content, path)?;
+    // Checked against MAX_PIXEL_BYTES, so it fits in usize.
+    let mut pixels = Vec::with_capacity(header.pixels() as usize);
+    read_body(
         &mut content,
         path,
-        8,
+        IMAGES_HEADER,
+        header.pixels(),
+        &header.declared(),
+        |chunk| pixels.extend_from_slice(chunk),
+    )?;
+    content.finish()?;
+    Ok(IdxImages {
+        count: header.count as usize,
+        rows: header.rows as usize,
+        cols: header.cols as usize,
+        pixels,
+    })
+}
+
+fn labels_from<R: Read>(
+    mut content: Content<'_, '_, R>,
+    path: &Path,
+) -> Result<Vec<u8>, DataError> {
+    let count = labels_header(&mut content, path)?;
+    let labels = labels_body(&mut content, path, count)?;
+    content.finish()?;
+    Ok(labels)
+}
+
+/// Reads and checks the header of an images file: the magic, and the size it
+/// declares against the file's length (raw) and against the limits, so that
+/// nothing of the body is decompressed or allocated for an absurd header.
+fn images_header<R: Read>(
+    content: &mut Content<'_, '_, R>,
+    path: &Path,
+) -> Result<ImagesHeader, DataError> {
+    let words = read_header(content, path, IMAGES_MAGIC, IMAGES_HEADER, "IDX images")?;
+    let header = ImagesHeader {
+        count: words[1],
+        rows: words[2],
+        cols: words[3],
+    };
+    let declared = header.declared();
+    check_declared(content, path, IMAGES_HEADER, header.pixels(), &declared)?;
+    let floats = header.pixels() * 4;
+    if floats > u128::from(MAX_PIXEL_BYTES) {
+        return Err(DataError::TooLarge {
+            path: path.to_path_buf(),
+            what: format!(
+                "header declares {declared} = {} pixels; as f32 that is",
+                header.pixels()
+            ),
+            size: floats,
+            limit: MAX_PIXEL_BYTES,
+        });
+    }
+    Ok(header)
+}
+
+/// Reads and checks the header of a labels file; returns the label count.
+fn labels_header<R: Read>(content: &mut Content<'_, '_, R>, path: &Path) -> Result<u32, DataError> {
+    let words = read_header(content, path, LABELS_MAGIC, LABELS_HEADER, "IDX labels")?;
+    let count = words[1];
+    check_declared(
+        content,
+        path,
+        LABELS_HEADER,
         count.into(),
         &format!("{count} labels"),
+    )?;
+    Ok(count)
+}
+
+/// Streams the `count` labels after a checked header and checks their range.
+fn labels_body<R: Read>(
+    content: &mut Content<'_, '_, R>,
+    path: &Path,
+    count: u32,
+) -> Result<Vec<u8>, DataError> {
+    let mut labels = Vec::with_capacity(count as usize);
+    read_body(
+        content,
+        path,
+        LABELS_HEADER,
+        count.into(),
+        &format!("{count} labels"),
+        |chunk| labels.extend_from_slice(chunk),
     )?;
     let max = (DatasetKind::Mnist.num_classes() - 1) as u8;
     if let Some(index) = labels.iter().position(|&l| l > max) {
@@ -95,11 +198,11 @@ pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError> {
 }
 
 /// Reads the header and returns its big-endian words (magic first).
-fn read_header(
-    content: &mut Content<'_>,
+fn read_header<R: Read>(
+    content: &mut Content<'_, '_, R>,
     path: &Path,
     magic: u32,
-    len: u64,
+    len: usize,
     what: &'static str,
 ) -> Result<Vec<u32>, DataError> {
     let header = content.read_up_to(len)?;
@@ -107,7 +210,7 @@ fn read_header(
         path: path.to_path_buf(),
         content: content.noun(),
         actual: header.len() as u64,
-        needed: len,
+        needed: len as u64,
         what,
     };
     // Check the magic as soon as it is there: a labels file passed as images is
@@ -127,22 +230,23 @@ fn read_header(
             what,
         });
     }
-    if (header.len() as u64) < len {
+    if header.len() < len {
         return Err(too_short());
     }
     Ok(words)
 }
 
-/// Reads exactly `body` bytes after a `header_len`-byte header, refusing
-/// absurd sizes before allocating and any byte beyond the declared ones.
-fn read_body(
-    content: &mut Content<'_>,
+/// Checks the size a header declares before any of the body is read: against
+/// the file's length in both directions where that is known without decoding
+/// (raw files), and against [`MAX_CONTENT_BYTES`].
+fn check_declared<R: Read>(
+    content: &Content<'_, '_, R>,
     path: &Path,
-    header_len: u64,
+    header_len: usize,
     body: u128,
     declared: &str,
-) -> Result<Vec<u8>, DataError> {
-    let expected = u128::from(header_len) + body;
+) -> Result<(), DataError> {
+    let expected = header_len as u128 + body;
     if let Some(len) = content.known_len()
         && u128::from(len) < expected
     {
@@ -162,20 +266,52 @@ fn read_body(
             limit: MAX_CONTENT_BYTES,
         });
     }
-    // Both fit in u64 now: expected <= MAX_CONTENT_BYTES.
-    let (body, expected) = (body as u64, expected as u64);
-    let data = content.read_up_to(body + 1)?;
-    let got = data.len() as u64;
-    if got < body {
-        return Err(DataError::Truncated {
+    if let Some(len) = content.known_len()
+        && u128::from(len) > expected
+    {
+        return Err(DataError::TrailingBytes {
             path: path.to_path_buf(),
-            content: content.noun(),
-            actual: header_len + got,
-            expected: expected.into(),
+            found: format!("the file is {len} bytes"),
+            expected: expected as u64,
             declared: declared.to_string(),
         });
     }
-    if got > body {
+    Ok(())
+}
+
+/// Streams exactly `body` bytes after a `header_len`-byte header into `sink`,
+/// a chunk at a time, and then makes sure the content ends there: one byte
+/// more is decoded at most, so a gzip stream longer than its header says is
+/// never inflated past that. `body` must have passed [`check_declared`].
+fn read_body<R: Read>(
+    content: &mut Content<'_, '_, R>,
+    path: &Path,
+    header_len: usize,
+    body: u128,
+    declared: &str,
+    mut sink: impl FnMut(&[u8]),
+) -> Result<(), DataError> {
+    // At most MAX_CONTENT_BYTES after check_declared.
+    let body = body as u64;
+    let expected = header_len as u64 + body;
+    let mut buf = vec![0u8; CHUNK.min(body as usize + 1)];
+    let mut got = 0u64;
+    while got < body {
+        let want = buf.len().min((body - got) as usize);
+        let n = content.read_fill(&mut buf[..want])?;
+        sink(&buf[..n]);
+        got += n as u64;
+        if n < want {
+            return Err(DataError::Truncated {
+                path: path.to_path_buf(),
+                content: content.noun(),
+                actual: header_len as u64 + got,
+                expected: expected.into(),
+                declared: declared.to_string(),
+            });
+        }
+    }
+    if content.read_fill(&mut buf[..1])? > 0 {
         let found = match content.known_len() {
             Some(len) => format!("the file is {len} bytes"),
             None => "the decompressed content is longer".to_string(),
@@ -187,7 +323,7 @@ fn read_body(
             declared: declared.to_string(),
         });
     }
-    Ok(data.into_owned())
+    Ok(())
 }
 
 /// Finds `stem.gz` or `stem` in `dir`, preferring the compressed file (the
@@ -200,6 +336,10 @@ fn find(dir: &Path, stem: &str) -> Option<PathBuf> {
 }
 
 /// Loads the MNIST training and test sets from `dir`.
+///
+/// All four headers are read and checked against each other and the limits
+/// first (a few bytes of each file); only then are the bodies streamed, each
+/// straight into the `f32` pixels it becomes.
 pub fn load(dir: &Path) -> Result<Split, DataError> {
     let mut paths = Vec::new();
     let mut missing = Vec::new();
@@ -217,9 +357,24 @@ pub fn load(dir: &Path) -> Result<Split, DataError> {
         });
     }
 
+    let train = plan_half(&paths[0], &paths[1])?;
+    let test = plan_half(&paths[2], &paths[3])?;
+    let pixels = train.pixels() + test.pixels();
+    if pixels * 4 > u128::from(MAX_PIXEL_BYTES) {
+        return Err(DataError::TooLarge {
+            path: dir.to_path_buf(),
+            what: format!(
+                "the training and test images together are {} images of 28x28 = {pixels} pixels; as f32 that is",
+                u64::from(train.count) + u64::from(test.count)
+            ),
+            size: pixels * 4,
+            limit: MAX_PIXEL_BYTES,
+        });
+    }
+
     let mut hasher = Sha256::new();
-    let train = load_half(&paths[0], &paths[1], &mut hasher)?;
-    let test = load_half(&paths[2], &paths[3], &mut hasher)?;
+    let train = load_half(&paths[0], &paths[1], train, &mut hasher)?;
+    let test = load_half(&paths[2], &paths[3], test, &mut hasher)?;
     Ok(Split {
         train,
         test,
@@ -228,39 +383,27 @@ pub fn load(dir: &Path) -> Result<Split, DataError> {
     })
 }
 
-/// Reads one images/labels pair, hashing both files, and checks that they
-/// belong together.
-fn load_half(
-    images_path: &Path,
-    labels_path: &Path,
-    hasher: &mut Sha256,
-) -> Result<Dataset, DataError> {
-    let kind = DatasetKind::Mnist;
-    let shape = kind.image_shape();
-
-    let bytes = read_file(images_path)?;
-    hash_file(hasher, &bytes);
-    let images = parse_images(&bytes, images_path)?;
-    drop(bytes);
-    let bytes = read_file(labels_path)?;
-    hash_file(hasher, &bytes);
-    let labels = parse_labels(&bytes, labels_path)?;
-
-    if (images.rows, images.cols) != (shape.height, shape.width) {
+/// Reads only the headers of one images/labels pair and checks that they
+/// belong together: MNIST's image size, as many labels as images, not empty.
+fn plan_half(images_path: &Path, labels_path: &Path) -> Result<ImagesHeader, DataError> {
+    let shape = DatasetKind::Mnist.image_shape();
+    let images = images_header(&mut Content::open(images_path, None)?, images_path)?;
+    if (images.rows as usize, images.cols as usize) != (shape.height, shape.width) {
         return Err(DataError::BadDimensions {
             path: images_path.to_path_buf(),
-            rows: images.rows,
-            cols: images.cols,
+            rows: images.rows as usize,
+            cols: images.cols as usize,
             expected_rows: shape.height,
             expected_cols: shape.width,
         });
     }
-    if images.count != labels.len() {
+    let labels = labels_header(&mut Content::open(labels_path, None)?, labels_path)?;
+    if images.count != labels {
         return Err(DataError::CountMismatch {
             images_path: images_path.to_path_buf(),
-            images: images.count,
+            images: images.count as usize,
             labels_path: labels_path.to_path_buf(),
-            labels: labels.len(),
+            labels: labels as usize,
         });
     }
     if images.count == 0 {
@@ -268,14 +411,56 @@ fn load_half(
             path: images_path.to_path_buf(),
         });
     }
+    Ok(images)
+}
+
+/// Streams one images/labels pair whose headers [`plan_half`] accepted,
+/// hashing both files; pixels go straight from the decoder into `f32`.
+fn load_half(
+    images_path: &Path,
+    labels_path: &Path,
+    planned: ImagesHeader,
+    hasher: &mut Sha256,
+) -> Result<Dataset, DataError> {
+    let kind = DatasetKind::Mnist;
+    let mut content = Content::open(images_path, Some(&mut *hasher))?;
+    let header = images_header(&mut content, images_path)?;
+    if header != planned {
+        return Err(changed(
+            images_path,
+            format!(
+                "its header declared {}, now {}",
+                planned.declared(),
+                header.declared()
+            ),
+        ));
+    }
+    let mut images = Vec::with_capacity(header.pixels() as usize);
+    read_body(
+        &mut content,
+        images_path,
+        IMAGES_HEADER,
+        header.pixels(),
+        &header.declared(),
+        |chunk| images.extend(chunk.iter().map(|&p| f32::from(p) / 255.0)),
+    )?;
+    content.finish()?;
+
+    let mut content = Content::open(labels_path, Some(&mut *hasher))?;
+    let count = labels_header(&mut content, labels_path)?;
+    if count != header.count {
+        return Err(changed(
+            labels_path,
+            format!("its header declared {} labels, now {count}", header.count),
+        ));
+    }
+    let labels = labels_body(&mut content, labels_path, count)?;
+    content.finish()?;
+
     Ok(Dataset {
         kind,
-        shape,
-        images: images
-            .pixels
-            .iter()
-            .map(|&p| f32::from(p) / 255.0)
-            .collect(),
+        shape: kind.image_shape(),
+        images,
         labels,
     })
 }

@@ -35,8 +35,14 @@ pub enum Unpack {
     TarGz {
         /// Top-level directory of the archive; only entries under it are extracted.
         dir: &'static str,
-        /// Files that must exist under `dir/` after extraction.
+        /// Files that must exist under `dir/` after extraction; only these are written.
         files: &'static [&'static str],
+        /// The most bytes any of `files` may have. An entry whose tar header
+        /// declares more is refused before it is written, and the archive
+        /// stops being decompressed past `files.len()` times this (plus a
+        /// little for the tar framing), so even a verified archive cannot
+        /// fill the disk.
+        max_file_bytes: u64,
     },
 }
 
@@ -112,6 +118,8 @@ pub const CIFAR10_FILES: &[RemoteFile] = &[RemoteFile {
             "data_batch_5.bin",
             "test_batch.bin",
         ],
+        // Every official batch is exactly 10,000 records.
+        max_file_bytes: crate::cifar::BATCH_BYTES,
     },
 }];
 
@@ -150,7 +158,7 @@ mod tests {
 
     #[test]
     fn cifar_archive_unpacks_to_what_the_reader_expects() {
-        let Unpack::TarGz { dir, files } = CIFAR10_FILES[0].unpack else {
+        let Unpack::TarGz { dir, files, .. } = CIFAR10_FILES[0].unpack else {
             panic!("CIFAR-10 must be unpacked");
         };
         assert_eq!(dir, crate::cifar::BATCHES_DIR);

@@ -3,11 +3,10 @@
 //! The fingerprint is SHA-256 over, for each file read in the format's fixed
 //! order, its length as a little-endian `u64` followed by its bytes exactly as
 //! stored (still gzipped where they are). The length prefix keeps two
-//! different file sets from ever hashing the same concatenation.
+//! different file sets from ever hashing the same concatenation. The readers
+//! hash each file as they stream it, so the bytes hashed are the bytes parsed.
 
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use crate::dataset::Split;
 use crate::error::DataError;
@@ -39,10 +38,4 @@ pub fn load(kind: DatasetKind, dir: &Path) -> Result<Split, DataError> {
         "loaded data set"
     );
     Ok(split)
-}
-
-/// Adds one file to a fingerprint.
-pub(crate) fn hash_file(hasher: &mut Sha256, bytes: &[u8]) {
-    hasher.update((bytes.len() as u64).to_le_bytes());
-    hasher.update(bytes);
 }

@@ -7,9 +7,13 @@ mod common;
 use std::fs;
 use std::path::Path;
 
+use advcomp_data::cifar::{RECORD_LEN, read_batch};
 use advcomp_data::mnist::{read_images, read_labels};
-use advcomp_data::{DataError, DatasetKind, load};
-use common::{bundled, bundled_raw, cifar_batch, mnist_copy, redact, replace, write_cifar};
+use advcomp_data::{DataError, DatasetKind, MAX_PIXEL_BYTES, load};
+use common::{
+    CIFAR_FILES, bundled, bundled_raw, cifar_batch, gzip_then_garbage, idx_images, idx_labels,
+    mnist_copy, redact, replace, write_cifar, zeros_gzip,
+};
 
 const T10K_IMAGES: &str = "t10k-images-idx3-ubyte";
 const T10K_LABELS: &str = "t10k-labels-idx1-ubyte";
@@ -184,6 +188,142 @@ fn absurd_image_count_gzip_is_refused_before_decompressing() {
         read_images(&path),
         Err(DataError::TooLarge { .. })
     ));
+}
+
+/// Issue #11: a 1 MB `t10k-images-idx3-ubyte.gz` declaring 1,369,000 images
+/// that really inflates to them (1,073,296,016 bytes, just under
+/// `MAX_CONTENT_BYTES`) made `advcomp data info` peak at 5.1 GiB: the whole
+/// body, then four bytes per pixel as `f32`. Its header alone now refuses it.
+#[test]
+fn gzip_bomb_declaring_1369000_images_is_refused_from_its_header() {
+    let count = 1_369_000;
+    let bomb = zeros_gzip(&idx_images(count, 28, 28, &[]), u64::from(count) * 784);
+    assert!(
+        bomb.len() < 1_100_000,
+        "the issue's 1 MB file: {}",
+        bomb.len()
+    );
+    let tmp = mnist_copy();
+    let path = tmp.path().join(format!("{T10K_IMAGES}.gz"));
+    fs::write(&path, &bomb).unwrap();
+    insta::assert_snapshot!("gzip_bomb_1369000_images", mnist_error(tmp.path()));
+    assert!(matches!(
+        read_images(&path),
+        Err(DataError::TooLarge {
+            limit: MAX_PIXEL_BYTES,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn oversized_header_is_refused_before_the_body_is_decompressed() {
+    // The same header, then a corrupt gzip member where the body should be:
+    // decoding a single byte of it would be a "bad gzip stream" error.
+    let tmp = mnist_copy();
+    let path = tmp.path().join(format!("{T10K_IMAGES}.gz"));
+    fs::write(
+        &path,
+        gzip_then_garbage(&idx_images(1_369_000, 28, 28, &[])),
+    )
+    .unwrap();
+    let err = read_images(&path).unwrap_err();
+    assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
+    let err = load(DatasetKind::Mnist, tmp.path()).unwrap_err();
+    assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn headers_that_disagree_are_refused_before_any_body_is_decompressed() {
+    // 2,001 images but 2,000 labels, and neither body is valid gzip.
+    let tmp = mnist_copy();
+    let images = gzip_then_garbage(&idx_images(2001, 28, 28, &[]));
+    fs::write(tmp.path().join(format!("{T10K_IMAGES}.gz")), images).unwrap();
+    let labels = gzip_then_garbage(&idx_labels(2000, &[]));
+    fs::write(tmp.path().join(format!("{T10K_LABELS}.gz")), labels).unwrap();
+    let err = load(DatasetKind::Mnist, tmp.path()).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { .. }), "{err}");
+}
+
+#[test]
+fn split_over_the_pixel_budget_is_refused_from_the_headers() {
+    // 200,000 training and 200,000 test images: each file is under the limit
+    // on its own, both halves together are over it. Only headers are valid.
+    let tmp = tempfile::tempdir().unwrap();
+    for half in ["train", "t10k"] {
+        let images = gzip_then_garbage(&idx_images(200_000, 28, 28, &[]));
+        fs::write(
+            tmp.path().join(format!("{half}-images-idx3-ubyte.gz")),
+            images,
+        )
+        .unwrap();
+        let labels = gzip_then_garbage(&idx_labels(200_000, &[]));
+        fs::write(
+            tmp.path().join(format!("{half}-labels-idx1-ubyte.gz")),
+            labels,
+        )
+        .unwrap();
+    }
+    insta::assert_snapshot!("split_over_pixel_budget", mnist_error(tmp.path()));
+}
+
+#[test]
+fn raw_file_longer_than_its_header_is_refused_before_reading() {
+    // 1 image declared, 256 MiB (sparse) present: refused from the length.
+    let tmp = mnist_copy();
+    let path = replace(
+        tmp.path(),
+        T10K_IMAGES,
+        &idx_images(1, 28, 28, &[0; 784]),
+        false,
+    );
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let err = read_images(&path).unwrap_err();
+    assert_eq!(
+        redact(err, tmp.path()),
+        "[TMP]/t10k-images-idx3-ubyte: trailing bytes: header declares 1 images of 28x28 = 800 bytes, but the file is 268435456 bytes"
+    );
+}
+
+#[test]
+fn cifar_batches_over_the_pixel_budget_are_refused_before_reading() {
+    // Six sparse batches of 14,564 zero records (all valid, label 0): 87,384
+    // records in all, three more than 1 GiB of f32 pixels holds.
+    let tmp = tempfile::tempdir().unwrap();
+    write_cifar(tmp.path(), 1);
+    for name in CIFAR_FILES {
+        let file = fs::File::options()
+            .write(true)
+            .open(tmp.path().join(name))
+            .unwrap();
+        file.set_len(14_564 * RECORD_LEN as u64).unwrap();
+    }
+    insta::assert_snapshot!("cifar_over_pixel_budget", cifar_error(tmp.path()));
+}
+
+#[test]
+fn one_cifar_batch_over_the_pixel_budget_is_refused_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.bin");
+    let file = fs::File::create(&path).unwrap();
+    file.set_len(87_382 * RECORD_LEN as u64).unwrap();
+    let err = read_batch(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DataError::TooLarge {
+                limit: MAX_PIXEL_BYTES,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with(&path.display().to_string()));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use advcomp_data::cifar::BATCHES_DIR;
+use advcomp_data::cifar::{BATCHES_DIR, RECORD_LEN};
 use advcomp_data::{
     DataError, DatasetKind, FetchOptions, FetchOutcome, RemoteFile, Unpack, fetch, fetch_files,
     load,
@@ -370,6 +370,7 @@ fn tar_gz_archive_is_extracted_and_loads_as_cifar() {
     file.unpack = Unpack::TarGz {
         dir: BATCHES_DIR,
         files: &CIFAR_FILES,
+        max_file_bytes: 2 * RECORD_LEN as u64,
     };
     let dest = tempfile::tempdir().unwrap();
     let base = format!("file://{}", src.path().display());

@@ -107,3 +107,55 @@ pub fn write_cifar(dir: &Path, records: usize) {
         fs::write(dir.join(name), cifar_batch(i, records)).unwrap();
     }
 }
+
+/// An IDX images file: header declaring `count` images of `rows`x`cols`,
+/// then `pixels` (which need not match the header).
+pub fn idx_images(count: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + pixels.len());
+    for word in [0x0803, count, rows, cols] {
+        out.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+/// An IDX labels file: header declaring `count` labels, then `labels`.
+pub fn idx_labels(count: u32, labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + labels.len());
+    for word in [0x0801, count] {
+        out.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    out.extend_from_slice(labels);
+    out
+}
+
+/// A gzip file whose content is `prefix` followed by `zeros` zero bytes, made
+/// of several gzip members (as `cat a.gz b.gz > c.gz` makes, which every gzip
+/// reader must accept). One compressed 16 MiB member is repeated, so a 1 GB
+/// bomb of about 1 MB costs milliseconds to build.
+pub fn zeros_gzip(prefix: &[u8], zeros: u64) -> Vec<u8> {
+    const BLOCK: u64 = 16 << 20;
+    let best = |data: &[u8]| {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    };
+    let mut out = best(prefix);
+    let block = best(&vec![0; BLOCK as usize]);
+    for _ in 0..zeros / BLOCK {
+        out.extend_from_slice(&block);
+    }
+    out.extend(best(&vec![0; (zeros % BLOCK) as usize]));
+    out
+}
+
+/// A gzip file that holds `content` and then a member whose deflate data is
+/// corrupt: a reader that decodes anything past `content` reports a bad gzip
+/// stream, so an error of any other kind shows it stopped before.
+pub fn gzip_then_garbage(content: &[u8]) -> Vec<u8> {
+    let mut out = gzip(content);
+    // A valid member header, then a deflate block of reserved type 3.
+    out.extend_from_slice(&gzip(b"x")[..10]);
+    out.extend_from_slice(&[0xff; 64]);
+    out
+}
