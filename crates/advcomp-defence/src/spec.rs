@@ -21,6 +21,12 @@ const KEYED: &[&str] = &["key", "key_seed"];
 /// Parameters of adversarial training besides the attack's own.
 const ADVERSARIAL: &[&str] = &["attack", "fraction"];
 
+/// Whether parameter `param` of the canonical defence `name` is a secret
+/// (a passphrase) that must never be displayed, logged or stored.
+pub fn is_secret(name: &str, param: &str) -> bool {
+    param == "key" && matches!(canonical(name), Some("taboo" | "sitatapatra"))
+}
+
 /// The canonical name of a defence (`taboo_trap` is the Taboo Trap's
 /// registry name and an alias here).
 pub fn canonical(name: &str) -> Option<&'static str> {

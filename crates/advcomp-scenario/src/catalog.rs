@@ -108,4 +108,14 @@ pub trait Catalog {
         name: &str,
         params: &Map<String, Value>,
     ) -> Result<(), CatalogError>;
+
+    /// If parameter `param` of the canonical `name` is a secret (a defence
+    /// passphrase), the public stand-in that replaces `value` everywhere
+    /// (ids, plans, caches, reports): a string derived from `value` that
+    /// does not reveal it, unique per value. `None` for public parameters,
+    /// the default. See [`crate::secret`].
+    fn conceal(&self, kind: Kind, name: &str, param: &str, value: &str) -> Option<String> {
+        let _ = (kind, name, param, value);
+        None
+    }
 }

@@ -32,13 +32,21 @@ pub const RESERVED_ATTACK_KEYS: &[&str] = &["images", "batch_size"];
 
 /// Checks `ast` against `catalog` and expands its sweeps. Returns every
 /// problem found (sorted by position) if there is any error. Never panics.
+///
+/// Secrets are concealed first ([`crate::secret::conceal`]): nothing
+/// derived from the scenario, diagnostics included, holds a passphrase; the
+/// result carries them in [`Resolved::secrets`].
 pub fn check(ast: &Scenario, catalog: &dyn Catalog) -> Result<Resolved, Diagnostics> {
+    let mut concealed = ast.clone();
+    let secrets = crate::secret::conceal(&mut concealed, catalog);
     let mut cx = Checker {
-        src: &ast.source,
+        src: &concealed.source,
         catalog,
         diags: Diagnostics::new(),
     };
-    cx.run(ast)
+    let mut resolved = cx.run(&concealed)?;
+    resolved.secrets = secrets;
+    Ok(resolved)
 }
 
 /// The nearest of `candidates` to `name`, if close enough to be a likely typo.
@@ -253,6 +261,7 @@ impl<'a> Checker<'a> {
             models,
             attacks,
             transfers,
+            secrets: Default::default(),
         })
     }
 

@@ -153,17 +153,16 @@ pub fn instance_id(name: &str, sweep: &[(String, Json)]) -> String {
     format!("{name}[{}]", parts.join(","))
 }
 
-/// How a swept value is written in an instance id: a plain word as is,
-/// anything else as JSON.
+/// How a swept value is written in an instance id: a plain word as is
+/// (a secret's stand-in, `#3fa2…`, counts as one), anything else as JSON.
 pub fn id_value(v: &Json) -> String {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
     match v {
-        Json::String(s)
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
-        {
-            s.clone()
-        }
+        Json::String(s) if plain(s.strip_prefix('#').unwrap_or(s)) => s.clone(),
         other => other.to_string(),
     }
 }

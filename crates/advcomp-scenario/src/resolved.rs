@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use crate::ast::StepOp;
+use crate::secret::Secrets;
 
 /// A checked, expanded scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,10 @@ pub struct Resolved {
     pub attacks: Vec<AttackInstance>,
     /// The transfer experiments, in declaration order.
     pub transfers: Vec<Transfer>,
+    /// The passphrases behind the stand-ins in the parameters above. Never
+    /// serialised: a plan written to disk holds stand-ins only.
+    #[serde(skip)]
+    pub secrets: Secrets,
 }
 
 /// Run-wide settings (see `docs/scenario-language.md` for the table).

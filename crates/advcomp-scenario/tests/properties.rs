@@ -307,3 +307,37 @@ fn hostile_inputs_are_refused_without_panicking() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// However keys are written (swept, the same keyed parameter in two or
+    /// three blocks of one lineage), nothing the checker returns holds a
+    /// passphrase, and every one can be revealed from its stand-in.
+    #[test]
+    fn no_passphrase_survives_checking(
+        keys in prop::collection::btree_set("[A-Z][a-z0-9 !_-]{7,15}", 1..4),
+        third in any::<bool>(),
+    ) {
+        let list: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+        let list = list.join(", ");
+        let extra = if third {
+            format!(" | defend taboo {{ key: [{list}] }}")
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "model m = lenet5 {{ epochs: 1 }} defend taboo {{ key: [{list}] }}\n\
+             variant v = m | defend sitatapatra {{ key: [{list}] }}{extra}\n\
+             attack a = fgsm {{}}\ntransfer v -> m using a\n"
+        );
+        let ast = parse(&text, "keys.scn").unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let r = check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let debug = format!("{r:?}");
+        let json = serde_json::to_string(&r).unwrap();
+        for k in &keys {
+            prop_assert!(!debug.contains(k.as_str()) && !json.contains(k.as_str()), "{} leaks", k);
+        }
+        prop_assert_eq!(r.secrets.len(), keys.len());
+    }
+}
