@@ -114,16 +114,40 @@ pub fn write_images(dir: &Path, values: &[f32]) -> Result<(), RunError> {
     write(&dir.join(ADVERSARIAL), &bytes)
 }
 
-/// Reads the adversarial images, checking their size against `dims`.
-pub fn read_images(dir: &Path, dims: [usize; 4]) -> Result<Vec<f32>, RunError> {
+/// Reads the adversarial images of a record already checked by
+/// [`read_attack`], checking that they are images of `shape` (`[c, h, w]`
+/// of the scenario's test set) and that the file has exactly their size
+/// before reading it.
+pub fn read_images(dir: &Path, dims: [usize; 4], shape: [usize; 3]) -> Result<Vec<f32>, RunError> {
     let path = dir.join(ADVERSARIAL);
+    let corrupt = |message: String| RunError::Corrupt {
+        path: path.clone(),
+        message,
+    };
+    if dims[1..] != shape {
+        return Err(corrupt(format!(
+            "images of shape {:?}, but the test images are {shape:?}",
+            &dims[1..]
+        )));
+    }
+    let want = dims
+        .iter()
+        .try_fold(4usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| corrupt(format!("impossible image dimensions {dims:?}")))?;
+    let len = std::fs::metadata(&path)
+        .map_err(|e| corrupt(e.to_string()))?
+        .len();
+    if len != want as u64 {
+        return Err(corrupt(format!(
+            "{len} bytes, expected {want} for images {dims:?}"
+        )));
+    }
     let bytes = std::fs::read(&path).map_err(io(&path))?;
-    let want = dims.iter().product::<usize>() * 4;
     if bytes.len() != want {
-        return Err(RunError::Corrupt {
-            path,
-            message: format!("{} bytes, expected {want} for images {dims:?}", bytes.len()),
-        });
+        return Err(corrupt(format!(
+            "{} bytes, expected {want} for images {dims:?}",
+            bytes.len()
+        )));
     }
     Ok(bytes
         .chunks_exact(4)
@@ -131,14 +155,62 @@ pub fn read_images(dir: &Path, dims: [usize; 4]) -> Result<Vec<f32>, RunError> {
         .collect())
 }
 
-/// Reads a step's predictions.
-pub fn read_predictions(dir: &Path) -> Result<Predictions, RunError> {
-    read_json(&dir.join(PREDICTIONS))
+/// Reads a step's predictions of `n` images, checked: a hand-edited or
+/// foreign entry is a [`RunError::Corrupt`] that names the file, never an
+/// index panic further on.
+pub fn read_predictions(dir: &Path, n: usize) -> Result<Predictions, RunError> {
+    let path = dir.join(PREDICTIONS);
+    let p: Predictions = read_json(&path)?;
+    let problem = if p.predicted.len() != n {
+        Some(format!("{} predictions, expected {n}", p.predicted.len()))
+    } else if !(0.0..=1.0).contains(&p.accuracy) {
+        Some(format!("accuracy {} is not in [0, 1]", p.accuracy))
+    } else if p.detection.as_ref().is_some_and(|d| !d.has_len(n)) {
+        Some(format!("detector verdicts are not {n} per list"))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(RunError::Corrupt { path, message }),
+        None => Ok(p),
+    }
 }
 
-/// Reads an attack's record.
-pub fn read_attack(dir: &Path) -> Result<AttackRecord, RunError> {
-    read_json(&dir.join(ATTACK))
+/// Reads an attack's record, checked against the `test_images` of the
+/// scenario: rows in range, one image per row, every per-sample list of
+/// the same length.
+pub fn read_attack(dir: &Path, test_images: usize) -> Result<AttackRecord, RunError> {
+    let path = dir.join(ATTACK);
+    let r: AttackRecord = read_json(&path)?;
+    let n = r.rows.len();
+    let m = &r.metrics;
+    let lens = [
+        m.clean_correct.len(),
+        m.adversarial_correct.len(),
+        m.success.len(),
+        m.l0.len(),
+        m.l2.len(),
+        m.linf.len(),
+    ];
+    let problem = if let Some(bad) = r.rows.iter().find(|&&row| row >= test_images) {
+        Some(format!(
+            "row {bad} is out of range for {test_images} test images"
+        ))
+    } else if r.dims[0] != n {
+        Some(format!("{} images for {n} rows", r.dims[0]))
+    } else if lens.iter().any(|&l| l != n) {
+        Some(format!(
+            "per-sample metrics of lengths {lens:?} for {n} rows"
+        ))
+    } else if r.detection.as_ref().is_some_and(|d| !d.has_len(n)) {
+        Some(format!("detector verdicts are not {n} per list"))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(RunError::Corrupt { path, message }),
+        None => Ok(r),
+    }
 }
 
 /// Writes a predictions file.

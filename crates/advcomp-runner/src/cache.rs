@@ -1,17 +1,31 @@
 //! The artifact cache: one directory per step, named by the step's content
 //! hash, created atomically.
 //!
-//! A step writes into `tmp/<key>-<pid>/` and renames it to `<key>/` when
-//! everything is written, so a directory named by a key is always
-//! complete; a run killed at any moment (even SIGKILL) leaves at most a
-//! stale temporary directory, which the next run removes.
+//! A step is built in a staging directory `tmp/<key>-<pid>-<n>/` and
+//! renamed to `<key>/` once everything, `step.json` last, is written, so a
+//! directory named by a key is always complete; a run killed at any moment
+//! (even SIGKILL) leaves at most a stale staging directory.
+//!
+//! Several processes may share one cache (two runs, a run and a dry run,
+//! workers of one run). Each staging directory has a lock file beside it,
+//! `tmp/<key>-<pid>-<n>.lock`, that its owner holds (`flock`) for as long
+//! as it builds: [`Cache::sweep_stale`] removes only staging whose lock it
+//! can take, that is, whose owner is gone. Opening a cache removes nothing.
+//! Entries are immutable and content-addressed, so two processes that build
+//! the same key race harmlessly: the first rename wins and the other
+//! discards its copy.
 
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{RunError, io};
 
 /// The file every finished step directory holds last.
 pub const STEP_RECORD: &str = "step.json";
+
+/// Staging directories of this process get distinct numbers.
+static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// A cache directory.
 #[derive(Debug, Clone)]
@@ -19,18 +33,89 @@ pub struct Cache {
     root: PathBuf,
 }
 
+/// A staging directory and the lock that marks it in use. Dropping it
+/// (without [`Cache::commit`]) removes the directory and releases the lock.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    lock_path: PathBuf,
+    /// Held (locked) until drop.
+    _lock: File,
+}
+
+impl Staging {
+    /// Where the step writes its artifacts.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Best effort: a leftover is swept by a later run.
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.lock_path);
+    }
+}
+
+impl std::ops::Deref for Staging {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
 impl Cache {
-    /// Opens (creating it) the cache at `root` and removes temporary
-    /// directories that interrupted runs left behind.
+    /// Opens (creating it) the cache at `root`. Removes nothing: readers
+    /// (a dry run) must never disturb a run that shares the cache.
     pub fn open(root: &Path) -> Result<Self, RunError> {
         std::fs::create_dir_all(root).map_err(io(root))?;
-        let tmp = root.join("tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
         Ok(Self {
             root: root.to_path_buf(),
         })
+    }
+
+    fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Removes staging directories whose owner is gone (its lock can be
+    /// taken); returns how many. Staging in use is left alone, and so is
+    /// anything in `tmp/` without a lock file (it may be half created).
+    pub fn sweep_stale(&self) -> Result<usize, RunError> {
+        let tmp = self.tmp();
+        let entries = match std::fs::read_dir(&tmp) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&tmp)(e)),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let lock_path = entry.path();
+            let Some(stem) = lock_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| {
+                    n.strip_suffix(".lock")
+                        .or_else(|| n.strip_suffix(".locking"))
+                })
+            else {
+                continue;
+            };
+            let Ok(file) = OpenOptions::new().read(true).write(true).open(&lock_path) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue; // its owner is alive (or the lock is unusable): leave it
+            }
+            let dir = tmp.join(stem);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            }
+            let _ = std::fs::remove_file(&lock_path);
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Where the finished artifacts of `key` live.
@@ -43,29 +128,58 @@ impl Cache {
         self.dir(key).join(STEP_RECORD).is_file()
     }
 
-    /// A fresh temporary directory to build `key` in.
-    pub fn staging(&self, key: &str) -> Result<PathBuf, RunError> {
-        let dir = self
-            .root
-            .join("tmp")
-            .join(format!("{key}-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
-        }
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        Ok(dir)
+    /// A fresh staging directory to build `key` in, locked for this
+    /// process until the [`Staging`] is committed or dropped.
+    pub fn staging(&self, key: &str) -> Result<Staging, RunError> {
+        let tmp = self.tmp();
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let name = format!(
+            "{key}-{}-{}",
+            std::process::id(),
+            STAGING_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        // The lock file appears under its `.lock` name already locked, so a
+        // sweeper never sees it unlocked while its owner is alive.
+        let lock_path = tmp.join(format!("{name}.lock"));
+        let pending = tmp.join(format!("{name}.locking"));
+        let lock = File::create(&pending).map_err(io(&pending))?;
+        lock.lock().map_err(io(&pending))?;
+        std::fs::rename(&pending, &lock_path).map_err(io(&lock_path))?;
+        let staging = Staging {
+            dir: tmp.join(&name),
+            lock_path,
+            _lock: lock,
+        };
+        std::fs::create_dir(&staging.dir).map_err(io(&staging.dir))?;
+        Ok(staging)
     }
 
-    /// Publishes a staging directory as `key`.
-    pub fn commit(&self, staging: &Path, key: &str) -> Result<PathBuf, RunError> {
+    /// Publishes a staging directory as `key`. If another process
+    /// published `key` first, its entry stays (entries of one key are
+    /// interchangeable) and this copy is discarded.
+    pub fn commit(&self, staging: Staging, key: &str) -> Result<PathBuf, RunError> {
         let dir = self.dir(key);
+        if self.has(key) {
+            return Ok(dir);
+        }
         if dir.exists() {
             // An incomplete directory from a foreign tool or an older
-            // layout: replace it.
-            std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            // layout: move it aside first, so no reader sees it half gone.
+            let aside = self.tmp().join(format!(
+                "{key}-replaced-{}-{}",
+                std::process::id(),
+                STAGING_SEQ.fetch_add(1, Ordering::Relaxed)
+            ));
+            if std::fs::rename(&dir, &aside).is_ok() {
+                let _ = std::fs::remove_dir_all(&aside);
+            }
         }
-        std::fs::rename(staging, &dir).map_err(io(&dir))?;
-        Ok(dir)
+        match std::fs::rename(&staging.dir, &dir) {
+            Ok(()) => Ok(dir),
+            // Lost the race to another process publishing the same key.
+            Err(_) if self.has(key) => Ok(dir),
+            Err(e) => Err(io(&dir)(e)),
+        }
     }
 }
 
@@ -82,10 +196,77 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Run
 }
 
 /// Reads JSON written by [`write_json`].
+/// Every file read this way is part of a cache entry: a missing or
+/// unreadable one is [`RunError::Corrupt`], whose message says which entry
+/// to delete to recompute it.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+    let bytes = std::fs::read(path).map_err(|e| RunError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| RunError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_and_sweeping_never_touch_staging_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Cache::open(dir.path()).unwrap();
+        let staging = writer.staging("k").unwrap();
+        std::fs::write(staging.join("partial"), "work").unwrap();
+        // Another process's view of the same cache: a dry run opens it, a
+        // run sweeps it. The lock is per open file, so a second handle in
+        // this process contends like another process would.
+        let reader = Cache::open(dir.path()).unwrap();
+        assert_eq!(reader.sweep_stale().unwrap(), 0);
+        assert!(staging.join("partial").is_file(), "work in progress kept");
+        let published = writer.commit(staging, "k");
+        // Without a step record the entry is not finished, but it exists.
+        assert!(published.unwrap().join("partial").is_file());
+    }
+
+    #[test]
+    fn staging_whose_owner_is_gone_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        // What a killed process leaves: its directory and an unlocked lock
+        // file (the kernel drops a dead process's locks).
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(tmp.join("k-99999-0")).unwrap();
+        std::fs::write(tmp.join("k-99999-0/partial"), "x").unwrap();
+        std::fs::write(tmp.join("k-99999-0.lock"), "").unwrap();
+        // A directory without a lock file may be half created: left alone.
+        std::fs::create_dir_all(tmp.join("unknown")).unwrap();
+        assert_eq!(cache.sweep_stale().unwrap(), 1);
+        assert!(!tmp.join("k-99999-0").exists());
+        assert!(!tmp.join("k-99999-0.lock").exists());
+        assert!(tmp.join("unknown").exists());
+    }
+
+    #[test]
+    fn the_first_published_entry_of_a_key_wins_and_stays_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let a = cache.staging("k").unwrap();
+        let b = cache.staging("k").unwrap();
+        for (s, who) in [(&a, "a"), (&b, "b")] {
+            std::fs::write(s.join("who"), who).unwrap();
+            std::fs::write(s.join(STEP_RECORD), "{}").unwrap();
+        }
+        cache.commit(a, "k").unwrap();
+        cache.commit(b, "k").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cache.dir("k").join("who")).unwrap(),
+            "a"
+        );
+        // Nothing is left behind in tmp/.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -102,6 +102,13 @@ impl Catalog for Registries {
                 }),
         }
     }
+
+    /// A keyed defence's passphrase is secret; its stand-in is `#` and the
+    /// key's public id, which is also what checkpoints record.
+    fn conceal(&self, kind: Kind, name: &str, param: &str, value: &str) -> Option<String> {
+        (kind == Kind::Defence && advcomp_defence::spec::is_secret(name, param))
+            .then(|| format!("#{}", advcomp_defence::Key::from_passphrase(value).id()))
+    }
 }
 
 fn attack_error(e: RegistryError) -> CatalogError {

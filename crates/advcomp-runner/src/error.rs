@@ -27,6 +27,9 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// The plan is over its step limit.
+    #[error(transparent)]
+    TooLarge(#[from] crate::plan::TooLarge),
     /// A step failed.
     #[error("step `{step}` failed: {message}")]
     Step {

@@ -72,6 +72,7 @@ pub fn execute(
 ) -> Result<bool, RunError> {
     let total = plan.steps.len();
     let mut computed = 0;
+    cache.sweep_stale()?;
     for (i, step) in plan.steps.iter().enumerate() {
         let cached = cache.has(&step.key);
         observer.step_start(i, total, step, cached);
@@ -101,7 +102,7 @@ pub fn execute(
                 seconds,
             },
         )?;
-        cache.commit(&staging, &step.key)?;
+        cache.commit(staging, &step.key)?;
         computed += 1;
         observer.step_end(i, step, false, seconds);
     }
@@ -395,14 +396,14 @@ fn run_step(
         }
         StepKind::Defend {
             defence,
-            secret_params,
+            resolved_params,
             ..
         } => {
             let parent_dir = cache.dir(&plan.steps[step.deps[0]].key);
             defend(
                 step,
                 defence,
-                secret_params,
+                &plan.secrets.revealed(resolved_params),
                 &parent_dir,
                 inputs,
                 out,
@@ -490,8 +491,10 @@ fn run_step(
         }
         StepKind::Apply { .. } => {
             let attack_dir = cache.dir(&plan.steps[step.deps[0]].key);
-            let record = artifacts::read_attack(&attack_dir)?;
-            let images = artifacts::read_images(&attack_dir, record.dims)?;
+            let record = artifacts::read_attack(&attack_dir, inputs.test.len())?;
+            let s = &inputs.test.shape;
+            let shape = [s.channels, s.height, s.width];
+            let images = artifacts::read_images(&attack_dir, record.dims, shape)?;
             let loaded = load_model(
                 &cache.dir(&plan.steps[step.deps[1]].key),
                 device,

@@ -9,7 +9,9 @@
 //! - [`cache`], [`artifacts`]: one atomically created directory per step,
 //!   so reruns skip finished work and a killed run resumes.
 //! - [`execute`]: runs the steps not yet cached.
-//! - [`secrets`]: defence passphrases kept out of ids, records and reports.
+//! - Defence passphrases never reach this crate's records: the scenario
+//!   checker replaces them by stand-ins ([`advcomp_scenario::secret`]) and
+//!   only a `defend` step's key derivation reveals them.
 //! - [`results`]: the transfer metric and the other numbers, from the
 //!   artifacts; [`report`] and [`plots`] turn them into `report.md`, CSV
 //!   and SVG.
@@ -23,11 +25,11 @@ pub mod catalog;
 pub mod error;
 pub mod execute;
 pub mod hash;
+pub mod outputs;
 pub mod plan;
 pub mod plots;
 pub mod report;
 pub mod results;
-pub mod secrets;
 pub mod traceback;
 
 use std::path::{Path, PathBuf};
@@ -58,12 +60,11 @@ pub fn load(path: &Path) -> Result<(Vec<u8>, Resolved), LoadError> {
     let source = String::from_utf8_lossy(&bytes);
     let name = path.display().to_string();
     let ast = advcomp_scenario::parse(&source, &name).map_err(LoadError::Scenario)?;
-    let mut resolved = advcomp_scenario::check(&ast, &Registries).map_err(LoadError::Scenario)?;
+    let resolved = advcomp_scenario::check(&ast, &Registries).map_err(LoadError::Scenario)?;
     plan::validate(&resolved).map_err(|message| LoadError::Unsupported {
         path: path.to_path_buf(),
         message,
     })?;
-    secrets::redact_ids(&mut resolved);
     Ok((bytes, resolved))
 }
 
@@ -109,6 +110,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Stop after this many computed steps (tests of resumption).
     pub stop_after: Option<usize>,
+    /// Refuse a plan of more steps (`None`: [`plan::DEFAULT_MAX_STEPS`]).
+    pub max_steps: Option<usize>,
 }
 
 /// What a run did.
@@ -157,6 +160,10 @@ pub fn run(
         backend: options.backend.clone(),
         advcomp_version: env!("CARGO_PKG_VERSION").to_string(),
     };
+    plan::check_size(
+        resolved,
+        options.max_steps.unwrap_or(plan::DEFAULT_MAX_STEPS),
+    )?;
     let plan = Plan::compile(resolved, &env);
     let cache = cache::Cache::open(&options.cache_dir)?;
     let cached: Vec<bool> = plan.steps.iter().map(|st| cache.has(&st.key)).collect();
@@ -198,17 +205,28 @@ pub fn run(
 
 fn write_outputs(results: &Results, resolved: &Resolved, out: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(out).map_err(error::io(out))?;
-    cache::write_json(&out.join(RESULTS_FILE), results)?;
-    cache::write_json(&out.join("plan.json"), &secrets::public_view(resolved))?;
-    cache::write(&out.join("transfer.csv"), report::csv(results).as_bytes())?;
-    cache::write(
-        &out.join("models.csv"),
-        report::models_csv(results).as_bytes(),
-    )?;
+    let mut written: Vec<String> = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| -> Result<(), RunError> {
+        cache::write(&out.join(name), bytes)?;
+        written.push(name.to_string());
+        Ok(())
+    };
+    put(RESULTS_FILE, &json_bytes(results))?;
+    put("plan.json", &json_bytes(resolved))?;
+    put("transfer.csv", report::csv(results).as_bytes())?;
+    put("models.csv", report::models_csv(results).as_bytes())?;
     let plots = plots::draw(results, out)?;
+    written.extend(plots.iter().map(|(_, file)| file.clone()));
     cache::write(
         &out.join(REPORT_FILE),
         report::markdown(results, &plots).as_bytes(),
     )?;
-    Ok(())
+    written.push(REPORT_FILE.to_string());
+    outputs::replace_manifest(out, &written)
+}
+
+fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut json = serde_json::to_string_pretty(value).expect("outputs serialise");
+    json.push('\n');
+    json.into_bytes()
 }

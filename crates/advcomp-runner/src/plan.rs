@@ -1,11 +1,11 @@
 //! A resolved scenario compiled into a plan: a DAG of steps, each keyed by
 //! a content hash of everything that determines its result.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use advcomp_defence::{DefenceSpec, Key};
 use advcomp_scenario::ast::StepOp;
-use advcomp_scenario::{Origin, Resolved, Step};
+use advcomp_scenario::{Origin, Resolved, Secrets, Step};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -42,10 +42,11 @@ pub enum StepKind {
         params: Map<String, Value>,
         /// The key's public id (keyed defences).
         key_id: Option<String>,
-        /// The parameters as written, key included: never serialised,
-        /// hashed only through `key_id`.
+        /// The parameters as the scenario resolved them: a passphrase is
+        /// its stand-in ([`Plan::secrets`] reveals it). Not hashed: the key
+        /// is hashed through `key_id`.
         #[serde(skip)]
-        secret_params: Map<String, Value>,
+        resolved_params: Map<String, Value>,
     },
     /// Classify the clean test images with a model.
     Evaluate {
@@ -118,6 +119,9 @@ pub struct Environment {
 pub struct Plan {
     /// The steps.
     pub steps: Vec<PlanStep>,
+    /// The passphrases behind the stand-ins in `defend` steps.
+    #[serde(skip)]
+    pub secrets: Secrets,
 }
 
 impl Plan {
@@ -126,18 +130,27 @@ impl Plan {
     /// attack) pair is attacked once; each (source, attack, target) triple
     /// is applied once. Models no transfer needs are skipped.
     pub fn compile(resolved: &Resolved, env: &Environment) -> Plan {
-        let mut plan = Plan { steps: Vec::new() };
+        let mut plan = Plan {
+            steps: Vec::new(),
+            secrets: resolved.secrets.clone(),
+        };
         let mut model_step: BTreeMap<&str, usize> = BTreeMap::new();
         let mut eval_step: BTreeMap<&str, usize> = BTreeMap::new();
         let needed = needed_models(resolved);
-        for m in resolved.models.iter().filter(|m| needed.contains(&m.id)) {
+        for m in resolved
+            .models
+            .iter()
+            .filter(|m| needed.contains(m.id.as_str()))
+        {
             let last = match &m.origin {
                 Origin::Trained {
                     arch,
                     params,
                     defence,
                 } => {
-                    let spec = defence.as_ref().and_then(|d| spec_of(d).ok());
+                    let spec = defence
+                        .as_ref()
+                        .and_then(|d| spec_of(d, &resolved.secrets).ok());
                     let mut params = params.clone();
                     // A keyed model is trained independently: its
                     // initialisation and data order come from its key
@@ -198,6 +211,7 @@ impl Plan {
             .map(|a| (a.id.as_str(), a))
             .collect();
         let mut attack_step: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut applied: HashSet<(&str, &str, &str)> = HashSet::new();
         for t in &resolved.transfers {
             for a in &t.attacks {
                 let attack = attacks[a.as_str()];
@@ -230,7 +244,7 @@ impl Plan {
                         }
                     };
                     for target in &t.targets {
-                        if target == s || plan.has_apply(target, a, s) {
+                        if target == s || !applied.insert((target, a, s)) {
                             continue;
                         }
                         plan.push(
@@ -249,13 +263,6 @@ impl Plan {
             }
         }
         plan
-    }
-
-    fn has_apply(&self, target: &str, attack: &str, source: &str) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(&s.kind, StepKind::Apply { model, attack: a, source: src }
-                if model == target && a == attack && src == source)
-        })
     }
 
     /// Pushes one compress step for the `pending` compression steps on the
@@ -304,7 +311,7 @@ impl Plan {
         inherited: Option<Key>,
         env: &Environment,
     ) -> usize {
-        let spec = spec_of(d).ok();
+        let spec = spec_of(d, &self.secrets).ok();
         let key = spec.as_ref().and_then(DefenceSpec::key);
         let name = spec.as_ref().map_or(d.method.as_str(), |s| s.name);
         self.push(
@@ -314,7 +321,7 @@ impl Plan {
                 defence: name.to_string(),
                 params: DefenceSpec::public_params(&d.params),
                 key_id: key.as_ref().map(Key::id),
-                secret_params: d.params.clone(),
+                resolved_params: d.params.clone(),
             },
             vec![parent],
             key.or(inherited),
@@ -349,9 +356,10 @@ impl Plan {
     }
 }
 
-/// The checked defence of a `defend` step.
-pub fn spec_of(step: &Step) -> Result<DefenceSpec, advcomp_defence::SpecError> {
-    DefenceSpec::from_params(&step.method, &step.params)
+/// The checked defence of a `defend` step, its passphrase revealed from
+/// `secrets`.
+pub fn spec_of(step: &Step, secrets: &Secrets) -> Result<DefenceSpec, advcomp_defence::SpecError> {
+    DefenceSpec::from_params(&step.method, &secrets.revealed(&step.params))
 }
 
 /// Refuses what the runner cannot build: a `defend` step after a
@@ -393,7 +401,7 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
 fn strip_names(kind: &StepKind) -> Value {
     let mut v = serde_json::to_value(kind).expect("steps serialise");
     if let Some(map) = v.as_object_mut() {
-        for name in ["model", "attack", "source", "secret_params"] {
+        for name in ["model", "attack", "source", "resolved_params"] {
             map.remove(name);
         }
     }
@@ -401,21 +409,146 @@ fn strip_names(kind: &StepKind) -> Value {
 }
 
 /// Every model a transfer uses, with all its ancestors.
-fn needed_models(resolved: &Resolved) -> Vec<String> {
-    let mut needed: Vec<String> = resolved
+fn needed_models(resolved: &Resolved) -> HashSet<&str> {
+    let by_id: HashMap<&str, _> = resolved.models.iter().map(|m| (m.id.as_str(), m)).collect();
+    let mut needed: HashSet<&str> = HashSet::new();
+    let mut queue: Vec<&str> = resolved
         .transfers
         .iter()
-        .flat_map(|t| t.sources.iter().chain(&t.targets).cloned())
+        .flat_map(|t| t.sources.iter().chain(&t.targets).map(String::as_str))
         .collect();
-    let mut i = 0;
-    while i < needed.len() {
-        if let Some(m) = resolved.models.iter().find(|m| m.id == needed[i])
-            && let Origin::Derived { parent, .. } = &m.origin
-            && !needed.contains(parent)
-        {
-            needed.push(parent.clone());
+    while let Some(id) = queue.pop() {
+        if !needed.insert(id) {
+            continue;
         }
-        i += 1;
+        if let Some(m) = by_id.get(id)
+            && let Origin::Derived { parent, .. } = &m.origin
+        {
+            queue.push(parent);
+        }
     }
     needed
+}
+
+/// Most steps a plan may have unless the caller raises the limit
+/// (`advcomp run --max-steps`): a transfer statement pairing two sweeps of
+/// a thousand instances is a million steps, days of work that a typo can
+/// ask for.
+pub const DEFAULT_MAX_STEPS: usize = 100_000;
+
+/// A plan over its step limit: how big it would be and which transfer
+/// statement multiplies the most.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the plan would have more than {limit} steps (up to {estimate}): transfer statement {transfer} (`{sources} -> {targets}`) alone pairs {n_sources} source instances x {n_attacks} attack instances x {n_targets} target instances; shorten those sweeps, split the transfer, or raise the limit with --max-steps"
+)]
+pub struct TooLarge {
+    /// Model steps plus sources x attacks x targets of every transfer
+    /// statement (shared pairs counted once per statement).
+    pub estimate: usize,
+    /// The limit.
+    pub limit: usize,
+    /// 1-based index of the largest transfer statement.
+    pub transfer: usize,
+    /// Its source declarations.
+    pub sources: String,
+    /// Its target declarations.
+    pub targets: String,
+    /// Its source instances.
+    pub n_sources: usize,
+    /// Its attack instances.
+    pub n_attacks: usize,
+    /// Its target instances.
+    pub n_targets: usize,
+}
+
+/// How many steps [`Plan::compile`] would make of `resolved`, or
+/// [`TooLarge`] past `limit`. Counting stops just past the limit, so this
+/// costs O(min(steps, limit)) whatever the scenario asks for.
+pub fn check_size(resolved: &Resolved, limit: usize) -> Result<usize, TooLarge> {
+    let needed = needed_models(resolved);
+    let mut model_steps = 0usize;
+    for m in resolved
+        .models
+        .iter()
+        .filter(|m| needed.contains(m.id.as_str()))
+    {
+        model_steps += 1 + match &m.origin {
+            Origin::Trained { defence, .. } => 1 + usize::from(defence.is_some()),
+            // As `compile` groups them: one step per defence and one per
+            // run of compression steps between defences.
+            Origin::Derived { steps, .. } => {
+                let (mut n, mut pending) = (0, false);
+                for s in steps {
+                    if s.op == StepOp::Defend {
+                        n += usize::from(pending) + 1;
+                        pending = false;
+                    } else {
+                        pending = true;
+                    }
+                }
+                n + usize::from(pending)
+            }
+        };
+    }
+    let mut steps = model_steps;
+    let mut attacks: HashSet<(&str, &str)> = HashSet::new();
+    let mut applies: HashSet<(&str, &str, &str)> = HashSet::new();
+    'count: for t in &resolved.transfers {
+        for a in &t.attacks {
+            for s in &t.sources {
+                steps += usize::from(attacks.insert((s, a)));
+                for target in t.targets.iter().filter(|&t| t != s) {
+                    steps += usize::from(applies.insert((target, a, s)));
+                    if steps > limit {
+                        break 'count;
+                    }
+                }
+            }
+        }
+    }
+    if steps <= limit {
+        return Ok(steps);
+    }
+    let decls = |ids: &[String]| {
+        let mut names: Vec<&str> = Vec::new();
+        for id in ids {
+            let decl = id.split('[').next().unwrap_or(id);
+            if !names.contains(&decl) {
+                names.push(decl);
+            }
+        }
+        match names.as_slice() {
+            [one] => one.to_string(),
+            many => format!("{{{}}}", many.join(", ")),
+        }
+    };
+    let (i, t) = resolved
+        .transfers
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, t)| {
+            t.sources
+                .len()
+                .saturating_mul(t.attacks.len())
+                .saturating_mul(t.targets.len())
+        })
+        .expect("a plan over its limit has a transfer");
+    Err(TooLarge {
+        estimate: resolved.transfers.iter().fold(model_steps, |n, t| {
+            n.saturating_add(
+                t.sources
+                    .len()
+                    .saturating_mul(t.attacks.len())
+                    .saturating_mul(t.targets.len()),
+            )
+        }),
+        limit,
+        transfer: i + 1,
+        sources: decls(&t.sources),
+        targets: decls(&t.targets),
+        n_sources: t.sources.len(),
+        n_attacks: t.attacks.len(),
+        n_targets: t.targets.len(),
+    })
 }

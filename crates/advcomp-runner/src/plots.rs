@@ -40,10 +40,15 @@ pub fn draw(results: &Results, dir: &Path) -> Result<Vec<(String, String)>, RunE
             continue;
         }
         let path = dir.join(file);
-        render(&path, title, axis, &series).map_err(|e| RunError::Io {
+        // Drawn in memory, then written atomically like every output (a
+        // file planted at `path`, a symlink included, is replaced, never
+        // written through).
+        let mut svg = String::new();
+        render(&mut svg, title, axis, &series).map_err(|e| RunError::Io {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        crate::cache::write(&path, svg.as_bytes())?;
         made.push((title.to_string(), file.to_string()));
     }
     Ok(made)
@@ -89,12 +94,12 @@ fn series(results: &Results, axis: Axis) -> BTreeMap<String, Vec<(f64, f64)>> {
 }
 
 fn render(
-    path: &Path,
+    svg: &mut String,
     title: &str,
     axis: Axis,
     series: &BTreeMap<String, Vec<(f64, f64)>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (720, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let xs = series.values().flatten().map(|p| p.0);
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {

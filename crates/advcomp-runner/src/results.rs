@@ -249,7 +249,7 @@ pub fn gather(
             |k| matches!(k, StepKind::Evaluate { model } if *model == m.id),
         )
         .expect("every model is evaluated");
-        let predictions = artifacts::read_predictions(&eval)?;
+        let predictions = artifacts::read_predictions(&eval, labels.len())?;
         let report_path = dir.join("report.json");
         let (density, weight_bits, act_bits, pruned, quantised) = if report_path.is_file() {
             let r: CompressionReport = read_json(&report_path)?;
@@ -292,7 +292,7 @@ pub fn gather(
         let StepKind::Attack { model, attack, .. } = &step.kind else {
             continue;
         };
-        let record = artifacts::read_attack(&cache.dir(&step.key))?;
+        let record = artifacts::read_attack(&cache.dir(&step.key), labels.len())?;
         let s = &record.summary;
         whitebox.push(WhiteBox {
             attack: attack.clone(),
@@ -327,28 +327,11 @@ pub fn gather(
             continue;
         };
         let attack_dir = cache.dir(&plan.steps[step.deps[0]].key);
-        let record = artifacts::read_attack(&attack_dir)?;
-        let on_target = artifacts::read_predictions(&cache.dir(&step.key))?;
-        let clean_target = artifacts::read_predictions(&cache.dir(&plan.steps[step.deps[2]].key))?;
-        // A hand-edited or foreign cache entry must be an error, not an
-        // index panic below.
-        let n = record.rows.len();
-        let consistent = record.metrics.clean_correct.len() == n
-            && record.metrics.success.len() == n
-            && on_target.predicted.len() == n
-            && clean_target.predicted.len() == labels.len()
-            && record.rows.iter().all(|&r| r < labels.len())
-            && on_target.detection.as_ref().is_none_or(|d| d.has_len(n));
-        if !consistent {
-            return Err(RunError::Corrupt {
-                path: cache.dir(&step.key).join(artifacts::PREDICTIONS),
-                message: format!(
-                    "its sizes do not match the attack in {} and the {} test images",
-                    attack_dir.display(),
-                    labels.len()
-                ),
-            });
-        }
+        // Checked on read: sizes match the attack and the test images.
+        let record = artifacts::read_attack(&attack_dir, labels.len())?;
+        let on_target = artifacts::read_predictions(&cache.dir(&step.key), record.rows.len())?;
+        let clean_target =
+            artifacts::read_predictions(&cache.dir(&plan.steps[step.deps[2]].key), labels.len())?;
         let (mut eligible, mut transferred, mut detected, mut evaded) = (0usize, 0, 0, 0);
         let detection = on_target.detection.as_ref();
         for (k, &row) in record.rows.iter().enumerate() {
@@ -389,7 +372,7 @@ pub fn gather(
         });
     }
     let keyed = keyed_summary(&models, &transfers);
-    let traceback = crate::traceback::gather(plan, cache, &models)?;
+    let traceback = crate::traceback::gather(plan, cache, &models, labels.len())?;
     Ok(Results {
         provenance,
         models,

@@ -21,6 +21,7 @@ pub fn gather(
     plan: &Plan,
     cache: &Cache,
     models: &[ModelResult],
+    test_images: usize,
 ) -> Result<Vec<TracebackResult>, RunError> {
     let keyed = |id: &str| {
         models
@@ -43,7 +44,7 @@ pub fn gather(
         let Some((defence, source_key)) = keyed(source) else {
             continue;
         };
-        let record = artifacts::read_attack(&cache.dir(&step.key))?;
+        let record = artifacts::read_attack(&cache.dir(&step.key), test_images)?;
         let n = record.rows.len();
         let Some(own) = record.detection.filter(|d| d.has_len(n)) else {
             continue;
@@ -63,7 +64,7 @@ pub fn gather(
             if d != defence || suspects.iter().any(|(_, k, _)| *k == key) {
                 continue;
             }
-            let predictions = artifacts::read_predictions(&cache.dir(&apply.key))?;
+            let predictions = artifacts::read_predictions(&cache.dir(&apply.key), n)?;
             if let Some(det) = predictions.detection.filter(|d| d.has_len(n)) {
                 suspects.push((target.clone(), key, det));
             }

@@ -62,6 +62,7 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
         backend: "flex".into(),
         dry_run: false,
         stop_after: None,
+        max_steps: None,
     };
     let results = run(&resolved, &bytes, &options, &cpu(), &mut ())
         .unwrap()

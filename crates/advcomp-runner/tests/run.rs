@@ -43,6 +43,7 @@ fn run_in(dir: &Path, stop_after: Option<usize>) -> advcomp_runner::RunOutcome {
         backend: "flex".into(),
         dry_run: false,
         stop_after,
+        max_steps: None,
     };
     run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap()
 }
@@ -82,11 +83,14 @@ fn report_rerun_and_resume() {
     let b = tempfile::tempdir().unwrap();
     let stopped = run_in(b.path(), Some(4));
     assert!(stopped.results.is_none());
-    // What an interruption leaves mid-step: a staging directory.
-    std::fs::create_dir_all(b.path().join("cache/tmp/deadbeef-1")).unwrap();
+    // What an interruption leaves mid-step: a staging directory and its
+    // lock file, unlocked since its owner is dead.
+    std::fs::create_dir_all(b.path().join("cache/tmp/deadbeef-1-0")).unwrap();
+    std::fs::write(b.path().join("cache/tmp/deadbeef-1-0.lock"), "").unwrap();
     let resumed = run_in(b.path(), None);
     assert_eq!(resumed.cached.iter().filter(|c| **c).count(), 4);
-    assert!(!b.path().join("cache/tmp/deadbeef-1").exists());
+    assert!(!b.path().join("cache/tmp/deadbeef-1-0").exists());
+    assert!(!b.path().join("cache/tmp/deadbeef-1-0.lock").exists());
     assert_eq!(
         without_timings(resumed.results.unwrap()),
         without_timings(results)
@@ -138,6 +142,7 @@ fn a_damaged_cache_entry_is_an_error_not_a_panic() {
         backend: "flex".into(),
         dry_run: false,
         stop_after: None,
+        max_steps: None,
     };
     let err = run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap_err();
     let text = err.to_string();
