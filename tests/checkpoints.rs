@@ -128,3 +128,105 @@ fn sidecar_problems_name_the_file() {
     }
     insta::assert_snapshot!(out);
 }
+
+/// Rewrites the sidecar of `dir` after `edit`.
+fn edit_sidecar(dir: &Path, edit: impl FnOnce(&mut Sidecar)) {
+    let mut sidecar = checkpoint::read_sidecar(dir).unwrap();
+    edit(&mut sidecar);
+    std::fs::write(
+        dir.join(checkpoint::SIDECAR_FILE),
+        serde_json::to_vec(&sidecar).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn weights_file_must_be_a_plain_name_in_the_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    saved(&dir, Architecture::Lenet5);
+    // A perfectly good copy of the weights just outside the directory: only
+    // the name can be refused, not the content.
+    std::fs::copy(
+        dir.join(checkpoint::WEIGHTS_FILE),
+        tmp.path().join("outside.bpk"),
+    )
+    .unwrap();
+    let names = [
+        "../outside.bpk".to_string(),
+        tmp.path().join("outside.bpk").display().to_string(),
+        "/etc/hostname".to_string(),
+        "/dev/zero".to_string(),
+        "./model.bpk".to_string(),
+        "model.bpk/".to_string(),
+        "sub\\model.bpk".to_string(),
+        ".".to_string(),
+        "..".to_string(),
+        String::new(),
+    ];
+    for name in names {
+        edit_sidecar(&dir, |s| s.weights_file = name.clone());
+        let err = Checkpoint::load(&dir, &cpu()).unwrap_err();
+        assert!(
+            matches!(err, CheckpointError::WeightsFileName { .. }),
+            "{name:?}: {err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("checkpoint.json") && msg.contains(&format!("{name:?}")),
+            "{msg}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_weights_file_is_refused_even_to_good_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    saved(&dir, Architecture::Lenet5);
+    let weights = dir.join(checkpoint::WEIGHTS_FILE);
+    let outside = tmp.path().join("outside.bpk");
+    std::fs::rename(&weights, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &weights).unwrap();
+    let err = Checkpoint::load(&dir, &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::NotAFile { .. }), "{err}");
+    insta::assert_snapshot!(redact(&err, tmp.path()), @"[DIR]/ckpt/model.bpk is a symlink, not a regular file; refusing to read it");
+}
+
+#[test]
+fn a_weights_file_that_is_a_directory_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    saved(tmp.path(), Architecture::Lenet5);
+    let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
+    std::fs::remove_file(&weights).unwrap();
+    std::fs::create_dir(&weights).unwrap();
+    let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::NotAFile { .. }), "{err}");
+    assert!(err.to_string().contains("a directory"), "{err}");
+}
+
+#[test]
+fn oversized_files_are_refused_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    saved(tmp.path(), Architecture::Lenet5);
+    // Sparse files: no disk space or memory is needed to make them, and the
+    // size check must refuse them without reading.
+    let weights = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tmp.path().join(checkpoint::WEIGHTS_FILE))
+        .unwrap();
+    weights.set_len(checkpoint::MAX_WEIGHTS_BYTES + 1).unwrap();
+    let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
+    assert!(matches!(err, CheckpointError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("model.bpk"), "{err}");
+
+    let sidecar = std::fs::OpenOptions::new()
+        .write(true)
+        .open(tmp.path().join(checkpoint::SIDECAR_FILE))
+        .unwrap();
+    sidecar.set_len(checkpoint::MAX_SIDECAR_BYTES + 1).unwrap();
+    let err = checkpoint::read_sidecar(tmp.path()).unwrap_err();
+    assert!(matches!(err, CheckpointError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("checkpoint.json"), "{err}");
+}

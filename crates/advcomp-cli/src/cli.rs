@@ -1,4 +1,8 @@
 //! Command-line definitions.
+//!
+//! Numeric options set `allow_negative_numbers`, so that `--lr -0.1` reaches
+//! the command's own range check ("learning_rate must be a positive
+//! number") instead of clap's baffling "unexpected argument '-0'".
 
 use std::path::PathBuf;
 
@@ -110,46 +114,46 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetArg>,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Seed for weight initialisation and batch order.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Output checkpoint directory (created; existing files are replaced atomically).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Images per optimiser step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Base learning rate.
-    #[arg(long = "lr", default_value_t = 0.05)]
+    #[arg(long = "lr", default_value_t = 0.05, allow_negative_numbers = true)]
     pub learning_rate: f64,
     /// Optimiser.
     #[arg(long, value_enum, default_value = "sgd")]
     pub optimizer: OptimizerArg,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub momentum: f64,
     /// Use Nesterov momentum with SGD.
     #[arg(long)]
     pub nesterov: bool,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Learning-rate schedule over the epochs.
     #[arg(long, value_enum, default_value = "cosine")]
     pub schedule: ScheduleArg,
     /// Step schedule: epochs between decays.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub step_every: usize,
     /// Step schedule: decay factor.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub gamma: f64,
-    /// Train on only the first N training images (quick experiments).
-    #[arg(long, value_name = "N")]
+    /// Train on only the first N training images (quick experiments; N >= 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub train_limit: Option<usize>,
-    /// Evaluate on only the first N test images.
-    #[arg(long, value_name = "N")]
+    /// Evaluate on only the first N test images (N >= 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub test_limit: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
@@ -178,14 +182,15 @@ pub struct AttackArgs {
     /// Attack name, e.g. fgsm, ifgsm, pgd, pgd_l2, mifgsm, deepfool, cw_l2, jsma, square.
     #[arg(long, required_unless_present = "list")]
     pub attack: Option<String>,
-    /// Attack parameter as NAME=VALUE (repeatable), e.g. --param epsilon=0.1.
+    /// Attack parameter as NAME=VALUE (repeatable, each NAME once), e.g. --param epsilon=0.1.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Number of test images to attack (evenly spaced over the test set).
-    #[arg(long, default_value_t = 1000)]
+    /// If N exceeds the test set, all of it is attacked and a warning says so.
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     pub n: usize,
     /// Images per attack batch.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Output directory.
     #[arg(long, value_name = "DIR", required_unless_present = "list")]
@@ -205,7 +210,7 @@ pub struct CompressArgs {
     #[arg(long, value_enum, requires = "density")]
     pub prune: Option<PruneArg>,
     /// Share of weights kept, in (0, 1] (filter: share of filters / neurons kept).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub density: Option<f64>,
     /// Magnitude pruning: one threshold per layer or one for the whole network.
     #[arg(long, value_enum, default_value = "layer")]
@@ -219,19 +224,19 @@ pub struct CompressArgs {
     #[arg(long, value_enum, requires = "weight_bits")]
     pub quantise: Option<QuantArg>,
     /// Bits of weights and biases, sign included (2..=16).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_bits: Option<u8>,
     /// Bits of activations (2..=16); omit to keep activations in float.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub act_bits: Option<u8>,
     /// Fine-tuning epochs after compressing (0: none).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub finetune: usize,
     /// Fine-tuning learning rate (SGD, momentum 0.9, cosine decay).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     pub lr: f64,
     /// Seeds the fine-tuning batch order.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Output checkpoint directory.
     #[arg(long, value_name = "DIR")]
@@ -262,6 +267,10 @@ pub struct RunScenarioArgs {
         env = "ADVCOMP_CACHE"
     )]
     pub cache: PathBuf,
+    /// Refuse a plan of more steps than this (a sweep crossed with itself
+    /// grows quadratically); raise it for a deliberately huge study.
+    #[arg(long, value_name = "N", default_value_t = advcomp_runner::plan::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -271,6 +280,9 @@ pub struct CheckArgs {
     /// The scenario files.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
+    /// Refuse a plan of more steps than this (as `advcomp run --max-steps`).
+    #[arg(long, value_name = "N", default_value_t = advcomp_runner::plan::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
 }
 
 #[derive(Debug, Args)]

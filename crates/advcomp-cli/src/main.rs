@@ -7,6 +7,7 @@ use advcomp_square as _;
 
 mod cli;
 mod commands;
+mod out;
 mod progress;
 
 use clap::Parser;
@@ -14,7 +15,11 @@ use clap::Parser;
 fn main() -> miette::Result<()> {
     let cli = cli::Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
-    commands::run(cli)
+    match commands::run(cli) {
+        // `advcomp fmt big.scn | head -1`: the reader has what it wanted.
+        Err(e) if out::is_stdout_closed(&e) => Ok(()),
+        result => result,
+    }
 }
 
 /// Logs go to stderr; stdout is kept for results (`--json`).

@@ -334,3 +334,275 @@ fn attack_names_and_params_are_checked_with_suggestions() {
         &["NAME=VALUE"],
     );
 }
+
+/// An untrained LeNet-5 checkpoint in `dir`, made through the library (no
+/// training needed to test what the commands do around it).
+fn untrained_checkpoint(dir: &Path) {
+    use advcomp_models::{Architecture, Network, Sidecar, checkpoint};
+    let device = advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap();
+    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let mut sidecar = Sidecar::new(&net, 1);
+    sidecar.data = serde_json::json!({ "dataset": "mnist" });
+    checkpoint::save(&net, &sidecar, dir).unwrap();
+}
+
+/// An MNIST directory of 20 training and `test` test images (raw IDX).
+fn tiny_mnist(dir: &Path, test: usize) {
+    use advcomp_data::idx_write::encode_u8;
+    std::fs::create_dir_all(dir).unwrap();
+    for (split, n) in [("train", 20), ("t10k", test)] {
+        let pixels: Vec<u8> = (0..n * 28 * 28).map(|i| (i * 7 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        let images = dir.join(format!("{split}-images-idx3-ubyte"));
+        std::fs::write(images, encode_u8(&[n, 28, 28], &pixels)).unwrap();
+        let labels_path = dir.join(format!("{split}-labels-idx1-ubyte"));
+        std::fs::write(labels_path, encode_u8(&[n], &labels)).unwrap();
+    }
+}
+
+#[test]
+fn an_output_in_the_input_checkpoint_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    untrained_checkpoint(&model);
+    std::fs::write(model.join("metrics.json"), "{\"mine\": true}\n").unwrap();
+    let data = tmp.path().join("mnist");
+    tiny_mnist(&data, 10);
+    let snapshot = |dir: &Path| -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap_or_default())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&model);
+    let m = model.to_str().unwrap();
+    let d = data.to_str().unwrap();
+    let inside = model.join("sub");
+    let dotted = format!("{m}/.");
+    for out in [m, dotted.as_str(), inside.to_str().unwrap()] {
+        fails_with(
+            &[
+                "compress",
+                "--model",
+                m,
+                "--prune",
+                "magnitude",
+                "--density",
+                "0.5",
+                "--data",
+                d,
+                "--out",
+                out,
+                "--quiet",
+            ],
+            &["--out", "input checkpoint", "overwrite"],
+        );
+        fails_with(
+            &[
+                "attack", "--model", m, "--attack", "fgsm", "--n", "4", "--data", d, "--out", out,
+                "--quiet",
+            ],
+            &["--out", "input checkpoint", "overwrite"],
+        );
+    }
+    assert_eq!(
+        snapshot(&model),
+        before,
+        "the input checkpoint was modified"
+    );
+    assert!(!inside.exists());
+}
+
+#[test]
+fn more_images_than_the_test_set_are_attacked_whole_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    untrained_checkpoint(&model);
+    let data = tmp.path().join("mnist");
+    tiny_mnist(&data, 10);
+    let out = tmp.path().join("fgsm");
+    let o = advcomp(&[
+        "attack",
+        "--model",
+        model.to_str().unwrap(),
+        "--attack",
+        "fgsm",
+        "--n",
+        "50",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--n 50 is more than the 10 images of the test set"),
+        "{err}"
+    );
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["summary"]["samples"], 10);
+}
+
+#[test]
+fn options_that_could_not_be_meant_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    // A parameter given twice: which one was meant?
+    fails_with(
+        &[
+            "attack",
+            "--model",
+            t,
+            "--attack",
+            "fgsm",
+            "--param",
+            "epsilon=0.1",
+            "--param",
+            "epsilon=0.3",
+            "--out",
+            out,
+        ],
+        &["--param epsilon is given twice", "0.1", "0.3"],
+    );
+    // Limits of zero images.
+    for flag in ["--train-limit", "--test-limit"] {
+        fails_with(
+            &["train", "--model", "lenet5", "--out", out, flag, "0"],
+            &[&format!("{flag} must be at least 1")],
+        );
+    }
+    // Negative numbers reach the command's own checks, not clap's "unexpected argument".
+    fails_with(
+        &["train", "--model", "lenet5", "--out", out, "--lr", "-0.1"],
+        &["learning_rate must be a positive", "got -0.1"],
+    );
+    fails_with(
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--out",
+            out,
+            "--momentum",
+            "-0.5",
+        ],
+        &["momentum must be in [0, 1)", "got -0.5"],
+    );
+    fails_with(
+        &[
+            "compress",
+            "--model",
+            t,
+            "--prune",
+            "magnitude",
+            "--density",
+            "-0.5",
+            "--out",
+            out,
+        ],
+        &["density", "(0, 1]", "-0.5"],
+    );
+    fails_with(
+        &["train", "--model", "lenet5", "--out", out, "--epochs", "-1"],
+        &["invalid value '-1' for '--epochs"],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn written_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = tmp.path().join("s.scn");
+    for (umask, expected) in [("022", 0o644), ("027", 0o640)] {
+        std::fs::write(&scn, "seed   =   1\n").unwrap();
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_advcomp"))
+            .args(["fmt", "--write", scn.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&scn).unwrap(), "seed = 1\n");
+        let mode = std::fs::metadata(&scn).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, expected, "umask {umask}: mode {mode:o}");
+    }
+}
+
+/// Runs advcomp with stdout a pipe whose reader is already closed: its
+/// first write fails with EPIPE, whatever the size of the output.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("ADVCOMP_DATA")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    for args in [&["attack", "--list"][..], &["data", "info", "mnist"]] {
+        let o = with_closed_stdout(args);
+        let err = stderr(&o);
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+        assert!(o.status.success(), "{args:?}: {:?}: {err}", o.status);
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_fmt_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = tmp.path().join("s.scn");
+    std::fs::write(&scn, "seed   =   1\n").unwrap();
+    let o = with_closed_stdout(&["fmt", scn.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(101), "{err}");
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_a_crash() {
+    // More output than a pipe can buffer (64 KiB by default, 1 MiB at
+    // most), so the writer is still writing when the reader goes away, as
+    // in `advcomp fmt big.scn | head -1`.
+    let tmp = tempfile::tempdir().unwrap();
+    let scn = tmp.path().join("big.scn");
+    let mut text = String::from("model base = lenet5 { epochs: 1 }\n");
+    for i in 0..40_000 {
+        text.push_str(&format!("attack a{i}   =   fgsm {{ epsilon: 0.1 }}\n"));
+    }
+    std::fs::write(&scn, text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_advcomp"))
+        .args(["fmt", scn.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert_eq!(first, "model base = lenet5 { epochs: 1 }\n");
+    drop(stdout);
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(101), "{err}");
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(err.is_empty(), "{err}");
+}

@@ -155,3 +155,41 @@ fn dry_run_prints_the_plan() {
     );
     assert!(!d.path().join("runs/s/results.json").exists());
 }
+
+#[test]
+fn a_plan_over_the_step_limit_is_refused_by_check_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+    std::fs::write(
+        dir.path().join("big.scn"),
+        format!(
+            "model m = lenet5 {{ epochs: 1, seed: [{}] }}\nattack a = fgsm {{}}\ntransfer m -> m using a\n",
+            seeds.join(", ")
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["check", "big.scn"][..],
+        &["run", "big.scn", "--dry-run", "--data", &bundled()][..],
+    ] {
+        let o = advcomp(dir.path(), args);
+        // miette wraps long messages: compare with the wrapping undone.
+        let err = String::from_utf8_lossy(&o.stderr).replace('│', " ");
+        let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        for needle in [
+            "more than 100000 steps",
+            "transfer statement 1",
+            "`m -> m`",
+            "--max-steps",
+        ] {
+            assert!(
+                err.contains(needle),
+                "{args:?}: {needle} missing from {err}"
+            );
+        }
+    }
+    // Under a raised limit the check passes.
+    let o = advcomp(dir.path(), &["check", "big.scn", "--max-steps", "2000000"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

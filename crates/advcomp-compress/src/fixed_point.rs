@@ -21,6 +21,13 @@ use serde::{Deserialize, Serialize};
 /// Smallest and largest supported total bitwidths.
 pub const BITS: std::ops::RangeInclusive<u8> = 2..=16;
 
+/// Widths of the integer part, sign included (`bits - frac`), that format
+/// selection can produce: [`FixedPoint::covering`] and
+/// [`FixedPoint::with_overflow_rate`] keep the exponent of the range within
+/// ±64, so `1 + [-64, 64]`. Every format in range has a grid step and range
+/// that are finite and non-zero in `f32`, which [`fake_quant`] needs.
+pub const INTEGER_BITS: std::ops::RangeInclusive<i32> = -63..=65;
+
 /// A signed fixed-point format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FixedPoint {
@@ -115,6 +122,42 @@ impl FixedPoint {
                 }
             }
         }
+    }
+
+    /// Checks a format that did not come from this module's constructors
+    /// (a checkpoint's sidecar): `bits` in [`BITS`] and the integer part in
+    /// [`INTEGER_BITS`]. A format outside them makes [`FixedPoint::min_code`]
+    /// overflow or [`fake_quant`] divide by a zero step, that is NaN
+    /// activations. The error names the field (`bits`, `frac`).
+    pub fn check(self) -> Result<(), (&'static str, String)> {
+        if !BITS.contains(&self.bits) {
+            return Err((
+                "bits",
+                format!(
+                    "must be in {}..={}, got {}",
+                    BITS.start(),
+                    BITS.end(),
+                    self.bits
+                ),
+            ));
+        }
+        let (low, high) = (
+            i32::from(self.bits) - INTEGER_BITS.end(),
+            i32::from(self.bits) - INTEGER_BITS.start(),
+        );
+        if !(low..=high).contains(&self.frac) {
+            return Err((
+                "frac",
+                format!(
+                    "must be in {low}..={high} for {} bits (an integer part of {}..={} bits), got {}",
+                    self.bits,
+                    INTEGER_BITS.start(),
+                    INTEGER_BITS.end(),
+                    self.frac
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Quantises one value on the host: round to nearest (ties to even),
@@ -244,6 +287,36 @@ mod tests {
         assert_eq!(f, FixedPoint::covering(8, 100.0));
         let f = FixedPoint::with_overflow_rate(8, &MagnitudeHistogram::default(), 0.0);
         assert_eq!(f, FixedPoint::covering(8, 0.0));
+    }
+
+    #[test]
+    fn every_format_the_rules_produce_passes_check_and_quantises_finitely() {
+        for bits in [*BITS.start(), 8, *BITS.end()] {
+            for max in [0.0, f64::MIN_POSITIVE, 1e-30, 0.3, 1.0, 1e30, f64::MAX] {
+                let f = FixedPoint::covering(bits, max);
+                assert_eq!(f.check(), Ok(()), "{f:?}");
+                let (step, lo, hi) = (f.step() as f32, f.min() as f32, f.max() as f32);
+                assert!(step > 0.0 && step.is_finite() && lo.is_finite() && hi.is_finite());
+            }
+        }
+    }
+
+    #[test]
+    fn check_names_the_bad_field() {
+        let bad = |bits, frac| FixedPoint { bits, frac }.check().unwrap_err().0;
+        assert_eq!(bad(0, 5000), "bits");
+        assert_eq!(bad(200, 0), "bits");
+        assert_eq!(bad(8, 5000), "frac");
+        assert_eq!(bad(8, -5000), "frac");
+        assert_eq!(bad(8, 8 + 64), "frac");
+        assert_eq!(
+            FixedPoint {
+                bits: 8,
+                frac: 7 + 64
+            }
+            .check(),
+            Ok(())
+        );
     }
 
     #[test]

@@ -66,16 +66,30 @@ impl CompressedModel {
     /// trainer (then uncompressed), with its sidecar.
     pub fn load(dir: &Path, device: &Device) -> Result<(Self, Sidecar), CompressError> {
         let checkpoint = Checkpoint::load(dir, device)?;
+        let sidecar_error = |field: String, message: String| CompressError::Sidecar {
+            path: dir.join(checkpoint::SIDECAR_FILE),
+            message: format!("extra.{EXTRA_KEY}.state{field}: {message}"),
+        };
         let state = match checkpoint.sidecar.extra.get(EXTRA_KEY) {
             None => CompressionState::default(),
             Some(entry) => {
                 let state = entry.get("state").cloned().unwrap_or_default();
-                serde_json::from_value::<CompressionState>(state).map_err(|e| {
-                    CompressError::Sidecar {
-                        path: dir.join(checkpoint::SIDECAR_FILE),
-                        message: format!("extra.{EXTRA_KEY}.state: {e}"),
-                    }
-                })?
+                let state: CompressionState =
+                    serde_path_to_error::deserialize(state).map_err(|e| {
+                        let path = e.path().to_string();
+                        let field = if path == "." {
+                            String::new()
+                        } else {
+                            format!(".{path}")
+                        };
+                        sidecar_error(field, e.into_inner().to_string())
+                    })?;
+                // Loaded formats and configurations go through the same
+                // ranges as the ones a user types.
+                state
+                    .validate(&checkpoint.network)
+                    .map_err(|e| sidecar_error(format!(".{}", e.field), e.message))?;
+                state
             }
         };
         let mut state = state;

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use advcomp_models::{Network, ParamKind};
+use advcomp_models::{LayerKind, Network, ParamKind};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{PruneConfig, QuantConfig};
+use crate::config::{PruneConfig, QuantConfig, Step};
 use crate::fixed_point::FixedPoint;
 use crate::mask::Masks;
 
@@ -17,6 +17,120 @@ pub struct CompressionState {
     pub pruning: Option<Pruning>,
     /// The latest quantisation, if any.
     pub quant: Option<Quantisation>,
+}
+
+/// Why a loaded [`CompressionState`] does not fit its network, or is out of
+/// the ranges the CLI and the scenario language enforce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct StateError {
+    /// The field at fault, as a path (`quant.act_formats.relu1.frac`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn state_error(field: impl Into<String>, message: impl Into<String>) -> StateError {
+    StateError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl CompressionState {
+    /// Checks a state read from a checkpoint against `network` (the
+    /// weights it was loaded with): the step configurations by
+    /// [`Step::validate`], every format by [`FixedPoint::check`], formats
+    /// only for parameters and ReLU layers the network has, and with the
+    /// widths their configuration asks for.
+    ///
+    /// A sidecar is only as trustworthy as whoever wrote it; without this a
+    /// format such as `{"bits": 0, "frac": 5000}` makes every logit NaN
+    /// and every attack "succeed". Masks need no check: they are not
+    /// stored but rebuilt from the weights ([`Pruning::restore_masks`]).
+    pub fn validate(&self, network: &Network) -> Result<(), StateError> {
+        let config_error = |prefix: &str, e: crate::config::ConfigError| {
+            let field = e
+                .field
+                .map_or(prefix.to_string(), |f| format!("{prefix}.{f}"));
+            state_error(field, e.message)
+        };
+        if let Some(p) = &self.pruning {
+            Step::Prune(p.config.clone())
+                .validate()
+                .map_err(|e| config_error("pruning.config", e))?;
+        }
+        let Some(q) = &self.quant else {
+            return Ok(());
+        };
+        Step::Quantise(q.config.clone())
+            .validate()
+            .map_err(|e| config_error("quant.config", e))?;
+        let params: Vec<String> = network.param_infos().into_iter().map(|i| i.name).collect();
+        for (name, format) in &q.weight_formats {
+            let field = format!("quant.weight_formats.{name}");
+            if !params.contains(name) {
+                return Err(state_error(
+                    field,
+                    format!(
+                        "the {} network has no parameter `{name}` (it has {})",
+                        network.architecture(),
+                        params.join(", ")
+                    ),
+                ));
+            }
+            check_format(&field, *format, q.config.weight_bits, "weight_bits")?;
+        }
+        let relus: Vec<&str> = network
+            .layer_infos()
+            .iter()
+            .filter(|l| l.kind == LayerKind::Relu)
+            .map(|l| l.name.as_str())
+            .collect();
+        for (name, format) in &q.act_formats {
+            let field = format!("quant.act_formats.{name}");
+            let Some(bits) = q.config.act_bits else {
+                return Err(state_error(
+                    field,
+                    "activation formats are given, but quant.config.act_bits is null (activations in float)",
+                ));
+            };
+            if !relus.contains(&name.as_str()) {
+                return Err(state_error(
+                    field,
+                    format!(
+                        "the {} network has no ReLU layer `{name}` (it has {})",
+                        network.architecture(),
+                        relus.join(", ")
+                    ),
+                ));
+            }
+            check_format(&field, *format, bits, "act_bits")?;
+        }
+        Ok(())
+    }
+}
+
+/// `format` is valid and `bits` wide, as `config_field` asks.
+fn check_format(
+    field: &str,
+    format: FixedPoint,
+    bits: u8,
+    config_field: &str,
+) -> Result<(), StateError> {
+    format
+        .check()
+        .map_err(|(part, message)| state_error(format!("{field}.{part}"), message))?;
+    if format.bits != bits {
+        return Err(state_error(
+            format!("{field}.bits"),
+            format!(
+                "is {}, but quant.config.{config_field} is {bits}",
+                format.bits
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A pruning and its masks.

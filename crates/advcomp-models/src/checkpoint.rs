@@ -8,10 +8,17 @@
 //! the wrong architecture is reported as such rather than as a tensor-shape
 //! mismatch. Both files are written atomically (temp file + rename), weights
 //! first, so a crash never leaves a sidecar pointing at missing weights.
+//!
+//! A checkpoint directory may come from someone else, so nothing in it is
+//! trusted to name or size what gets read: the sidecar's `weights_file` must
+//! be a plain file name of a regular file in the directory (no path, no
+//! symlink), and neither file is read past [`MAX_WEIGHTS_BYTES`] /
+//! [`MAX_SIDECAR_BYTES`].
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Component, Path, PathBuf};
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -29,6 +36,13 @@ pub const SIDECAR_FILE: &str = "checkpoint.json";
 pub const FORMAT: &str = "advcomp-checkpoint";
 /// The sidecar layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+/// Largest weights file [`Checkpoint::load`] reads: 512 MiB. The networks
+/// advcomp studies are a few MiB (LeNet-5 1.7 MiB); the cap keeps a hostile
+/// or mistaken checkpoint from exhausting memory before the hash check.
+pub const MAX_WEIGHTS_BYTES: u64 = 512 << 20;
+/// Largest sidecar [`read_sidecar`] reads: 64 MiB, far above any real one
+/// (a compressed checkpoint's, with its report, is a few KiB).
+pub const MAX_SIDECAR_BYTES: u64 = 64 << 20;
 
 /// Everything known about a checkpoint besides its weights.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,7 +65,8 @@ pub struct Sidecar {
     pub metrics: serde_json::Value,
     /// Number of scalar parameters.
     pub num_params: usize,
-    /// Weights file name, relative to the checkpoint directory.
+    /// Weights file name inside the checkpoint directory: a plain name
+    /// (no separators, not `.`/`..`), checked by [`Checkpoint::load`].
     pub weights_file: String,
     /// SHA-256 (hex) of the weights file.
     pub weights_sha256: String,
@@ -148,6 +163,41 @@ pub enum CheckpointError {
         /// Hash of the file on disk.
         actual: String,
     },
+    /// The sidecar's `weights_file` is not a plain file name inside the
+    /// checkpoint directory.
+    #[error(
+        "{sidecar}: `weights_file` {name:?} is refused: it must be a plain file name \
+         inside the checkpoint directory (such as {WEIGHTS_FILE:?}), {reason}"
+    )]
+    WeightsFileName {
+        /// The sidecar that names the file.
+        sidecar: PathBuf,
+        /// The name as written.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A file of the checkpoint is not a regular file: a symlink, a
+    /// directory, a device.
+    #[error("{path} is {kind}, not a regular file; refusing to read it")]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead (`a symlink`, `a directory`, ...).
+        kind: &'static str,
+    },
+    /// A file of the checkpoint is larger than this build reads.
+    #[error("{path} is {size} bytes, more than the {limit} bytes advcomp reads for {what}")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (at least; a growing file is cut off at `limit + 1`).
+        size: u64,
+        /// The limit ([`MAX_WEIGHTS_BYTES`] or [`MAX_SIDECAR_BYTES`]).
+        limit: u64,
+        /// Which file it is (`a weights file`, `a sidecar`).
+        what: &'static str,
+    },
     /// burn could not read the weights or they do not fit the architecture.
     #[error("{path}: cannot load {architecture} weights: {reason}")]
     Weights {
@@ -169,12 +219,24 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory,
 /// flushed to disk, then renamed over the target.
+///
+/// The file gets the permissions a plain `File::create` would give it
+/// (`0o666` less the umask): tempfile's private `0o600` default would make
+/// checkpoints and reports unreadable to the rest of a group that shares
+/// them. The kernel applies the umask to the mode asked for at creation, so
+/// no umask needs to be read.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -196,8 +258,8 @@ impl Checkpoint {
     /// Loads the checkpoint in `dir` onto `device`, whatever its architecture.
     pub fn load(dir: &Path, device: &Device) -> Result<Checkpoint, CheckpointError> {
         let sidecar = read_sidecar(dir)?;
-        let weights_path = dir.join(&sidecar.weights_file);
-        let bytes = std::fs::read(&weights_path).map_err(io(&weights_path))?;
+        let weights_path = weights_path(dir, &sidecar.weights_file)?;
+        let bytes = read_capped(&weights_path, MAX_WEIGHTS_BYTES, "a weights file")?;
         let actual = sha256_hex(&bytes);
         if actual != sidecar.weights_sha256 {
             return Err(CheckpointError::Corrupt {
@@ -237,6 +299,84 @@ impl Checkpoint {
     }
 }
 
+/// Where the weights named `name` by the sidecar of `dir` are, if `name` is
+/// a plain file name (one normal path component: no separator, not `.` or
+/// `..`, not absolute) of a regular file in `dir`.
+///
+/// Symlinks are refused outright rather than resolved and checked: advcomp
+/// never writes one, and refusing them leaves no question of where a link
+/// points by the time it is read.
+fn weights_path(dir: &Path, name: &str) -> Result<PathBuf, CheckpointError> {
+    let refuse = |reason| CheckpointError::WeightsFileName {
+        sidecar: dir.join(SIDECAR_FILE),
+        name: name.to_string(),
+        reason,
+    };
+    let mut components = Path::new(name).components();
+    let plain = matches!(
+        (components.next(), components.next()),
+        (Some(Component::Normal(_)), None)
+    );
+    if name.is_empty() {
+        return Err(refuse("not an empty string"));
+    }
+    if !plain || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(refuse("not a path"));
+    }
+    let path = dir.join(name);
+    let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+    let kind = file_kind(&meta.file_type());
+    if !meta.file_type().is_file() {
+        return Err(CheckpointError::NotAFile { path, kind });
+    }
+    Ok(path)
+}
+
+/// How a non-regular file is named in messages.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "a special file (device, pipe or socket)"
+    }
+}
+
+/// Reads `path`, a regular file of at most `limit` bytes. The size is
+/// checked before reading, and the read itself stops at `limit + 1` bytes,
+/// so a file that grows (or was swapped for a device) in between cannot
+/// exhaust memory either.
+fn read_capped(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>, CheckpointError> {
+    let file = File::open(path).map_err(io(path))?;
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(CheckpointError::NotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    let too_large = |size| CheckpointError::TooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+        what,
+    };
+    if meta.len() > limit {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Saves `network` with `sidecar` into `dir`; returns the sidecar as written.
 pub fn save(network: &Network, sidecar: &Sidecar, dir: &Path) -> Result<Sidecar, CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -273,7 +413,7 @@ pub fn read_sidecar(dir: &Path) -> Result<Sidecar, CheckpointError> {
             dir: dir.to_path_buf(),
         });
     }
-    let text = std::fs::read(&path).map_err(io(&path))?;
+    let text = read_capped(&path, MAX_SIDECAR_BYTES, "a sidecar")?;
     let value: serde_json::Value =
         serde_json::from_slice(&text).map_err(|source| CheckpointError::BadSidecar {
             path: path.clone(),
@@ -299,4 +439,41 @@ pub fn read_sidecar(dir: &Path) -> Result<Sidecar, CheckpointError> {
         });
     }
     serde_json::from_value(value).map_err(|source| CheckpointError::BadSidecar { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `write_atomic` must not make files more private than `File::create`
+    /// would (tempfile's default is 0o600 whatever the umask).
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_gives_the_mode_file_create_gives() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let plain = tmp.path().join("plain");
+        File::create(&plain).unwrap();
+        let atomic = tmp.path().join("atomic");
+        write_atomic(&atomic, b"x").unwrap();
+        // Replacing a file takes the mode of a new file, too.
+        write_atomic(&atomic, b"y").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            format!("{:o}", mode(&atomic)),
+            format!("{:o}", mode(&plain))
+        );
+        assert_eq!(std::fs::read(&atomic).unwrap(), b"y");
+    }
+
+    #[test]
+    fn write_atomic_leaves_no_temp_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_atomic(&tmp.path().join("f"), b"x").unwrap();
+        let names: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["f"]);
+    }
 }

@@ -5,8 +5,14 @@
 //! rendered (or returned through `miette::Report`) long after parsing.
 //! [`Diagnostics`] is the error type of [`parse`](crate::parse()) and
 //! [`check`](crate::check()): every problem found, not just the first.
+//!
+//! Output stays proportionate to the mistake, not to the input: a value
+//! echoed in a message is cut to [`MAX_QUOTED`] characters (with its
+//! length), a message to [`MAX_MESSAGE`], and a rendered source line to
+//! [`MAX_SNIPPET_LINE`]. Without that, one bad 5 MB string printed 27 MB.
 
 use std::fmt;
+use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 use serde::{Deserialize, Serialize};
@@ -48,7 +54,63 @@ pub struct Diagnostic {
 
 /// The source text as miette sees it (a cheap `Arc` clone).
 #[derive(Clone)]
-struct SourceFileText(std::sync::Arc<str>);
+struct SourceFileText(Arc<str>);
+
+/// Longest run of characters between backticks kept in a message or label;
+/// longer quotes (an echoed value or name) are cut with `…` and their
+/// length added.
+pub const MAX_QUOTED: usize = 60;
+/// Longest message, label or help kept, in characters, whatever it holds.
+pub const MAX_MESSAGE: usize = 1000;
+/// Longest source line shown in a rendered snippet, in characters; longer
+/// lines are cut with `…` (the location in the first line stays exact).
+pub const MAX_SNIPPET_LINE: usize = 240;
+
+/// `text` cut to `max` characters with `…` and the full length, if longer.
+fn cut(text: &str, max: usize) -> Option<String> {
+    let (end, _) = text.char_indices().nth(max)?;
+    Some(format!(
+        "{}… ({} characters)",
+        &text[..end],
+        text.chars().count()
+    ))
+}
+
+/// A message or label with every `` `quoted` `` run longer than
+/// [`MAX_QUOTED`] characters cut (`` `aaa…` (5000000 characters) ``), then
+/// the whole cut to [`MAX_MESSAGE`].
+fn clip_quotes(text: String) -> String {
+    if text.len() <= MAX_QUOTED {
+        return text;
+    }
+    let pieces: Vec<&str> = text.split('`').collect();
+    let mut out = String::new();
+    let mut length_note = None;
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        if let Some(n) = length_note.take() {
+            out.push_str(&format!(" ({n} characters)"));
+        }
+        // Odd pieces are between backticks, if a closing one follows.
+        let quoted = i % 2 == 1 && i + 1 < pieces.len();
+        match piece.char_indices().nth(MAX_QUOTED) {
+            Some((end, _)) if quoted => {
+                out.push_str(&piece[..end]);
+                out.push('…');
+                length_note = Some(piece.chars().count());
+            }
+            _ => out.push_str(piece),
+        }
+    }
+    clip_all(out)
+}
+
+/// `text` cut to [`MAX_MESSAGE`] characters.
+fn clip_all(text: String) -> String {
+    cut(&text, MAX_MESSAGE).unwrap_or(text)
+}
 
 impl SourceCode for SourceFileText {
     fn read_span<'a>(
@@ -82,7 +144,7 @@ impl Diagnostic {
         let (line, col) = source.line_col(span.start);
         Diagnostic {
             severity,
-            message: message.into(),
+            message: clip_quotes(message.into()),
             span,
             label: "here".to_string(),
             related: Vec::new(),
@@ -96,26 +158,27 @@ impl Diagnostic {
 
     /// Replaces the primary label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.label = clip_quotes(label.into());
         self
     }
 
     /// Adds a secondary labelled span.
     pub fn with(mut self, source: &SourceFile, span: Span, label: impl Into<String>) -> Self {
-        self.related.push((source.clamp(span), label.into()));
+        self.related
+            .push((source.clamp(span), clip_quotes(label.into())));
         self
     }
 
     /// Sets the help line.
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(clip_all(help.into()));
         self
     }
 
     /// Sets the help line if `help` is `Some`.
     pub fn maybe_help(mut self, help: Option<String>) -> Self {
         if help.is_some() {
-            self.help = help;
+            self.help = help.map(clip_all);
         }
         self
     }
@@ -123,6 +186,64 @@ impl Diagnostic {
     /// Whether this is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+
+    /// This diagnostic over a copy of its source whose lines longer than
+    /// [`MAX_SNIPPET_LINE`] characters are cut with `…`, spans moved to
+    /// match; `None` when no line is that long (the usual case). miette
+    /// prints every line a snippet touches in full, and underlines it.
+    fn with_short_lines(&self) -> Option<Diagnostic> {
+        let text = &*self.source.inner().0;
+        // (original start, original end of what is kept, new start) per line.
+        let mut lines: Vec<(usize, usize, usize)> = Vec::new();
+        let mut short = String::new();
+        let mut cut_any = false;
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\n', '\r']);
+            let kept = match body.char_indices().nth(MAX_SNIPPET_LINE) {
+                Some((end, _)) => {
+                    cut_any = true;
+                    end
+                }
+                None => line.len(),
+            };
+            lines.push((start, start + kept, short.len()));
+            short.push_str(&line[..kept]);
+            if kept < line.len() {
+                short.push('…');
+                short.push_str(&line[body.len()..]);
+            }
+            start += line.len();
+        }
+        if !cut_any {
+            return None;
+        }
+        // An offset in a cut part lands on the `…` (a start) or after it (an end).
+        let map = |offset: usize, is_end: bool| -> usize {
+            let i = lines
+                .partition_point(|&(s, _, _)| s <= offset)
+                .saturating_sub(1);
+            let Some(&(s, kept_end, new_start)) = lines.get(i) else {
+                return short.len();
+            };
+            if offset <= kept_end {
+                new_start + (offset - s)
+            } else {
+                new_start + (kept_end - s) + if is_end { '…'.len_utf8() } else { 0 }
+            }
+        };
+        let span = |sp: Span| Span::new(map(sp.start, false), map(sp.end, true));
+        let mut d = self.clone();
+        d.span = span(self.span);
+        for (sp, _) in &mut d.related {
+            *sp = span(*sp);
+        }
+        d.source = NamedSource::new(
+            self.source.name(),
+            SourceFileText(Arc::from(short.as_str())),
+        );
+        Some(d)
     }
 }
 
@@ -257,6 +378,8 @@ impl Diagnostics {
         let handler = GraphicalReportHandler::new_themed(theme).with_width(RENDER_WIDTH);
         let mut out = String::new();
         for d in &self.items {
+            let short = d.with_short_lines();
+            let d = short.as_ref().unwrap_or(d);
             let mut one = String::new();
             if handler.render_report(&mut one, d).is_err() {
                 one = format!("{d}\n");
@@ -325,5 +448,63 @@ impl miette::Diagnostic for Diagnostics {
         Some(Box::new(
             self.items[1..].iter().map(|d| d as &dyn miette::Diagnostic),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_are_cut_with_their_length() {
+        let long = "x".repeat(100);
+        assert_eq!(
+            clip_quotes(format!("unknown backend `{long}`, sorry")),
+            format!(
+                "unknown backend `{}…` (100 characters), sorry",
+                "x".repeat(60)
+            )
+        );
+        // Short quotes, and text outside quotes, are kept.
+        let ok = format!("`a` and `b` {long}");
+        assert_eq!(clip_quotes(ok.clone()), ok);
+        // An unpaired backtick quotes nothing.
+        let open = format!("a ` {long}");
+        assert_eq!(clip_quotes(open.clone()), open);
+    }
+
+    #[test]
+    fn any_long_message_is_capped() {
+        for text in ["`".repeat(5000), "y".repeat(5000), "é".repeat(5000)] {
+            let clipped = clip_quotes(text);
+            assert!(clipped.chars().count() < MAX_MESSAGE + 30, "{clipped}");
+            assert!(clipped.ends_with("… (5000 characters)"), "{clipped}");
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_in_snippets_and_spans_follow() {
+        let text = format!("a = \"{}\"\nb = 1\n", "é".repeat(1000));
+        let src = SourceFile::new("x.scn", &text);
+        let b = text.find("b =").unwrap();
+        let d = Diagnostic::error(&src, Span::new(4, text.len()), "whole").with(
+            &src,
+            Span::new(b, b + 1),
+            "b",
+        );
+        let short = d.with_short_lines().expect("a line is too long");
+        let short_text = &*short.source.inner().0;
+        assert!(short_text.len() < 600, "{}", short_text.len());
+        assert_eq!(&short_text[short.related[0].0.start..][..1], "b");
+        assert_eq!(short.span.end, short_text.len());
+        assert!(Diagnostics::from(d).render(false).len() < 3000);
+        let plain = Diagnostic::error(&src, Span::new(0, 1), "short");
+        let src2 = SourceFile::new("y.scn", "a = 1\n");
+        assert!(plain.with_short_lines().is_some());
+        assert!(
+            Diagnostic::error(&src2, Span::new(0, 1), "x")
+                .with_short_lines()
+                .is_none()
+        );
     }
 }

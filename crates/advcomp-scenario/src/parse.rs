@@ -15,7 +15,12 @@ use crate::span::{SourceFile, Span};
 /// Parses `source` (reported as `file_name` in diagnostics) into a syntax
 /// tree. Only syntax is checked here; names, types and the catalog are
 /// [`check`](crate::check())'s business. Never panics.
+///
+/// A UTF-8 byte order mark at the start (which some Windows editors write)
+/// is skipped: it is not part of the scenario, and refusing it would point
+/// at an invisible character. Spans, and so `line:col`, count from after it.
 pub fn parse(source: &str, file_name: &str) -> Result<Scenario, Diagnostics> {
+    let source = source.strip_prefix(BOM).unwrap_or(source);
     let src = SourceFile::new(file_name, source);
     let pre = lex::prescan(&src);
     if !pre.is_empty() {
@@ -55,6 +60,9 @@ pub fn parse(source: &str, file_name: &str) -> Result<Scenario, Diagnostics> {
         trailing,
     })
 }
+
+/// The byte order mark, U+FEFF, as UTF-8 writes it at the start of a file.
+const BOM: char = '\u{FEFF}';
 
 struct Builder<'a> {
     src: &'a SourceFile,
@@ -581,4 +589,30 @@ fn skip_trivia(text: &str, mut i: usize) -> usize {
         }
     }
     i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let plain = "seed = 1\nmodel m = lenet5 { epochs: 2 }\n";
+        let with_bom = format!("{BOM}{plain}");
+        let a = parse(plain, "a.scn").unwrap();
+        let b = parse(&with_bom, "b.scn").unwrap();
+        assert_eq!(a.without_spans(), b.without_spans());
+        assert_eq!(crate::format(&b), crate::format(&a));
+        // Positions count from after the mark.
+        assert_eq!(a.statements[1].span, b.statements[1].span);
+        let err = parse(&format!("{BOM}seed 1\n"), "c.scn").unwrap_err();
+        let first = err.iter().next().unwrap();
+        assert_eq!((first.line, first.col), (1, 6), "{first}");
+        assert!(!first.message.contains(BOM), "{first}");
+    }
+
+    #[test]
+    fn only_a_leading_mark_is_skipped() {
+        assert!(parse(&format!("seed = 1\n{BOM}seed = 2\n"), "x.scn").is_err());
+    }
 }

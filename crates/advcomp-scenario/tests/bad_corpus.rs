@@ -69,3 +69,31 @@ fn rendering_with_colour_differs_only_by_escapes() {
     assert!(!plain.contains('\u{1b}'));
     assert!(plain.contains("did you mean `seed`?"), "{plain}");
 }
+
+/// A value, a name and a line of megabytes are echoed cut short: the whole
+/// report stays a few KiB (it was 27 MB for a 5 MB string).
+#[test]
+fn huge_values_are_echoed_cut_short() {
+    let huge = "a".repeat(5_000_000);
+    let text = format!(
+        "backend = \"{huge}\"\nmodel m = lenet5 {{ {huge}: 1 }}\nattack x = {huge}\n\
+         transfer m -> m using x\n"
+    );
+    let diags = diagnose(&text, "huge.scn");
+    assert_eq!(
+        diags.len(),
+        3,
+        "{:?}",
+        diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
+    let mut report = String::new();
+    for d in &diags {
+        assert!(d.to_string().len() < 400, "{} bytes", d.to_string().len());
+        report.push_str(&format!("{d}\n"));
+    }
+    report.push('\n');
+    report.push_str(&diags.render(false));
+    assert!(report.len() < 16_000, "{} bytes", report.len());
+    assert!(report.contains("(5000000 characters)"), "{report}");
+    insta::assert_snapshot!(report);
+}

@@ -11,11 +11,11 @@ use miette::{IntoDiagnostic, Result, WrapErr};
 use serde_json::{Map, Value};
 
 use crate::cli::AttackArgs;
+use crate::out::outln;
 
 pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     if args.list {
-        list();
-        return Ok(());
+        return list();
     }
     // clap enforces these unless --list.
     let (Some(model_dir), Some(name), Some(out)) = (&args.model, &args.attack, &args.out) else {
@@ -26,6 +26,7 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     if args.batch_size == 0 || args.n == 0 {
         return Err(miette::miette!("--n and --batch-size must be at least 1"));
     }
+    super::refuse_output_inside_input(model_dir, out)?;
 
     let (_, device) = super::device(&args.run.backend)?;
     let plain = device.clone().without_autodiff();
@@ -44,6 +45,15 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     // Compressed checkpoints carry activation quantisers the attack must see.
     let (network, _) =
         advcomp_compress::CompressedModel::load(model_dir, &plain).into_diagnostic()?;
+    if args.n > split.test.len() {
+        tracing::warn!(
+            "--n {} is more than the {} images of the test set in {}; attacking all {}",
+            args.n,
+            split.test.len(),
+            split.dir.display(),
+            split.test.len()
+        );
+    }
     let test = Limits {
         train: None,
         test: Some(args.n),
@@ -105,7 +115,7 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     let mut json = serde_json::to_string_pretty(&report).into_diagnostic()?;
     json.push('\n');
     write(out, "metrics.json", json.as_bytes())?;
-    println!(
+    outln!(
         "{}: success {:.1}% of {} images ({:.1}% of the {} classified correctly), accuracy under attack {:.1}%",
         attack.name(),
         100.0 * summary.success_rate,
@@ -113,8 +123,7 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
         100.0 * summary.success_rate_on_correct.unwrap_or(0.0),
         summary.clean_correct,
         100.0 * summary.accuracy_under_attack,
-    );
-    Ok(())
+    )
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
@@ -128,7 +137,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 }
 
 /// `NAME=VALUE` pairs into a JSON map; values are JSON when they parse
-/// (`0.1`, `true`, `[1,2]`), strings otherwise.
+/// (`0.1`, `true`, `[1,2]`), strings otherwise. A name given twice is an
+/// error: silently keeping one of the values would run another attack
+/// than the one the command line reads as.
 fn parse_params(pairs: &[String]) -> Result<Value> {
     let mut map = Map::new();
     for pair in pairs {
@@ -136,29 +147,37 @@ fn parse_params(pairs: &[String]) -> Result<Value> {
             miette::miette!("--param {pair:?}: expected NAME=VALUE, e.g. epsilon=0.1")
         })?;
         let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-        map.insert(k.trim().to_string(), value);
+        let name = k.trim();
+        if let Some(first) = map.get(name) {
+            return Err(miette::miette!(
+                help = "give each parameter once",
+                "--param {name} is given twice (first {first}, then {value})"
+            ));
+        }
+        map.insert(name.to_string(), value);
     }
     Ok(Value::Object(map))
 }
 
-fn list() {
+fn list() -> Result<()> {
     for reg in advcomp_attack::registrations() {
         let aliases = if reg.aliases.is_empty() {
             String::new()
         } else {
             format!(" (also {})", reg.aliases.join(", "))
         };
-        println!(
+        outln!(
             "{}{} — {} [{}]",
             reg.name,
             aliases,
             reg.summary,
             reg.norm.name()
-        );
-        println!("    {}", reg.paper);
+        )?;
+        outln!("    {}", reg.paper)?;
         for p in reg.describe() {
-            println!("    {:<22} {:<12} {}", p.name, p.default.to_string(), p.doc);
+            outln!("    {:<22} {:<12} {}", p.name, p.default.to_string(), p.doc)?;
         }
-        println!();
+        outln!()?;
     }
+    Ok(())
 }

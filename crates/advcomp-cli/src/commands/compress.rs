@@ -8,6 +8,7 @@ use advcomp_train::Limits;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
 use crate::cli::{CompressArgs, PruneArg, QuantArg, ScheduleKindArg, ScopeArg};
+use crate::out::out;
 use crate::progress::TrainProgress;
 
 /// Report file written next to the checkpoint.
@@ -24,6 +25,7 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
     for step in &steps {
         step.validate().into_diagnostic()?;
     }
+    super::refuse_output_inside_input(&args.model, &args.out)?;
     let (_, device) = super::device(&args.run.backend)?;
     let plain = device.clone().without_autodiff();
     let dataset = super::checkpoint_dataset(&args.model)?;
@@ -65,9 +67,9 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
         .into_diagnostic()
         .wrap_err_with(|| path.display().to_string())?;
     if args.json {
-        print!("{json}");
+        out!("{json}")?;
     } else {
-        print!("{}", report.table());
+        out!("{}", report.table())?;
         if !quiet {
             eprintln!(
                 "compressed in {:.1}s — checkpoint in {}",

@@ -6,6 +6,7 @@ use advcomp_data::{DatasetKind, FetchOptions};
 use miette::{IntoDiagnostic, Result};
 
 use crate::cli::DataCommand;
+use crate::out::outln;
 
 pub fn run(command: DataCommand, quiet: bool) -> Result<()> {
     match command {
@@ -26,24 +27,22 @@ pub fn run(command: DataCommand, quiet: bool) -> Result<()> {
             }
             // Read it back so a fetch that "worked" but left unusable data fails here.
             let split = advcomp_data::load(kind, &dest).into_diagnostic()?;
-            println!(
+            outln!(
                 "{kind} ready in {}: {} training and {} test images",
                 dest.display(),
                 split.train.len(),
                 split.test.len()
-            );
-            Ok(())
+            )
         }
         DataCommand::Info { dataset, data } => {
             let kind = DatasetKind::from(dataset);
             let split = super::load_split(kind, data.as_deref())?;
-            println!("dataset      {kind}");
-            println!("directory    {}", split.dir.display());
-            println!("train        {} images", split.train.len());
-            println!("test         {} images", split.test.len());
-            println!("image shape  {:?}", kind.image_shape());
-            println!("fingerprint  {}", split.fingerprint);
-            Ok(())
+            outln!("dataset      {kind}")?;
+            outln!("directory    {}", split.dir.display())?;
+            outln!("train        {} images", split.train.len())?;
+            outln!("test         {} images", split.test.len())?;
+            outln!("image shape  {:?}", kind.image_shape())?;
+            outln!("fingerprint  {}", split.fingerprint)
         }
     }
 }

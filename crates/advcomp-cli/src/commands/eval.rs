@@ -5,6 +5,7 @@ use advcomp_models::checkpoint;
 use miette::{IntoDiagnostic, Result};
 
 use crate::cli::EvalArgs;
+use crate::out::{out, outln};
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let sidecar = checkpoint::read_sidecar(&args.checkpoint).into_diagnostic()?;
@@ -42,9 +43,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let eval = advcomp_train::evaluate(&model, &test, &plain, advcomp_train::job::EVAL_BATCH);
     let metrics = advcomp_train::Metrics::new(sidecar.architecture, &split, &test, eval);
     if args.json {
-        print!("{}", metrics.to_json());
+        out!("{}", metrics.to_json())?;
     } else {
-        println!(
+        outln!(
             "{} on {} ({} test images): accuracy {:.2}% ({}/{}), loss {:.4}",
             metrics.model,
             metrics.dataset,
@@ -53,16 +54,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
             metrics.test_correct,
             metrics.test_total,
             metrics.test_loss
-        );
+        )?;
         let names = dataset.class_names();
-        println!("{:>12}  {:>8}  {:>6}", "class", "accuracy", "images");
+        outln!("{:>12}  {:>8}  {:>6}", "class", "accuracy", "images")?;
         for (i, (acc, total)) in metrics
             .per_class_accuracy
             .iter()
             .zip(&metrics.per_class_total)
             .enumerate()
         {
-            println!("{:>12}  {:>7.2}%  {:>6}", names[i], 100.0 * acc, total);
+            outln!("{:>12}  {:>7.2}%  {:>6}", names[i], 100.0 * acc, total)?;
         }
     }
     Ok(())

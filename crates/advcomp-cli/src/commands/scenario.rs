@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
 use crate::cli::{CheckArgs, FmtArgs, RunScenarioArgs};
+use crate::out::{out, outln};
 
 /// Loads a scenario; syntax and semantic errors print as diagnostics.
 fn load(path: &Path) -> Result<(Vec<u8>, advcomp_scenario::Resolved)> {
@@ -34,14 +35,19 @@ fn use_color() -> bool {
 pub fn check(args: CheckArgs) -> Result<()> {
     let mut failed = 0;
     for file in &args.files {
-        match load(file) {
-            Ok((_, resolved)) => println!(
+        let checked = load(file).and_then(|(_, resolved)| {
+            advcomp_runner::plan::check_size(&resolved, args.max_steps)
+                .map_err(|e| miette::miette!("{}: {e}", file.display()))?;
+            Ok(resolved)
+        });
+        match checked {
+            Ok(resolved) => outln!(
                 "{}: ok ({} models, {} attacks, {} transfer statements)",
                 file.display(),
                 resolved.models.len(),
                 resolved.attacks.len(),
                 resolved.transfers.len()
-            ),
+            )?,
             Err(e) => {
                 eprintln!("{e}");
                 failed += 1;
@@ -83,7 +89,7 @@ pub fn fmt(args: FmtArgs) -> Result<()> {
             .into_diagnostic()
             .wrap_err_with(|| args.file.display().to_string())?;
     } else {
-        print!("{formatted}");
+        out!("{formatted}")?;
     }
     Ok(())
 }
@@ -116,6 +122,7 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
         backend: kind.resolve().to_string(),
         dry_run: args.dry_run,
         stop_after: None,
+        max_steps: Some(args.max_steps),
     };
     let started = Instant::now();
     let mut progress = Progress::new(quiet || args.dry_run);
@@ -123,14 +130,14 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
         .into_diagnostic()?;
     progress.finish();
     if args.dry_run {
-        println!(
+        outln!(
             "plan for {} ({} steps):",
             args.scenario.display(),
             outcome.plan.steps.len()
-        );
+        )?;
         for (i, (step, cached)) in outcome.plan.steps.iter().zip(&outcome.cached).enumerate() {
             let deps: Vec<String> = step.deps.iter().map(|d| format!("#{}", d + 1)).collect();
-            println!(
+            outln!(
                 "{:>4}. {:<8} {}{}{}",
                 i + 1,
                 if *cached { "cached" } else { "to run" },
@@ -141,7 +148,7 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
                     format!("  (after {})", deps.join(", "))
                 },
                 format_args!("  [{}]", &step.key[..12])
-            );
+            )?;
         }
         return Ok(());
     }

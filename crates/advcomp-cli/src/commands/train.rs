@@ -6,6 +6,7 @@ use advcomp_train::{Limits, LrSchedule, OptimizerConfig, TrainConfig};
 use miette::{IntoDiagnostic, Result};
 
 use crate::cli::{OptimizerArg, ScheduleArg, TrainArgs};
+use crate::out::outln;
 use crate::progress::TrainProgress;
 
 pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
@@ -40,6 +41,17 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
         seed: args.seed,
     };
     // Check the configuration before the (slow) data load.
+    for (flag, limit) in [
+        ("--train-limit", args.train_limit),
+        ("--test-limit", args.test_limit),
+    ] {
+        if limit == Some(0) {
+            return Err(miette::miette!(
+                help = "omit it to use the whole split",
+                "{flag} must be at least 1"
+            ));
+        }
+    }
     config
         .validate()
         .map_err(|e| miette::miette!("invalid training configuration: {e}"))?;
@@ -72,13 +84,13 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
             r.images_per_second,
             backend.resolve(),
         );
-        println!(
+        outln!(
             "test accuracy {:.2}% ({}/{}) — checkpoint in {}",
             100.0 * m.test_accuracy,
             m.test_correct,
             m.test_total,
             args.out.display()
-        );
+        )?;
     }
     Ok(())
 }

@@ -6,3 +6,4 @@ mod finetuning;
 mod gradients;
 mod persistence;
 mod properties;
+mod sidecar_fuzz;
