@@ -3,9 +3,10 @@
 //! detection, false positives, the keyed/unkeyed comparison and traceback
 //! in the report (snapshot), and no passphrase in anything written.
 
-use std::path::{Path, PathBuf};
+mod support;
 
-use advcomp_runner::{RunOptions, run};
+use advcomp_runner::run;
+use support::{cpu, files, options};
 
 const SCENARIO: &str = r#"
 # Two keyed LeNet-5s, one unkeyed, a pruned variant of a keyed one.
@@ -24,25 +25,6 @@ transfer keyed -> keyed, plain, slim, robust using fgsm
 transfer plain -> keyed using fgsm
 "#;
 
-fn cpu() -> burn::tensor::Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap()
-}
-
-fn bundled() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn keyed_models_detect_trace_and_keep_their_keys_secret() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,16 +36,7 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
         ids.iter().all(|id| !id.contains("secret")),
         "ids show key ids, not keys: {ids:?}"
     );
-    let options = RunOptions {
-        scenario: PathBuf::from("keyed.scn"),
-        out_dir: dir.path().join("out"),
-        cache_dir: dir.path().join("cache"),
-        data_dir: Some(bundled()),
-        backend: "flex".into(),
-        dry_run: false,
-        stop_after: None,
-        max_steps: None,
-    };
+    let options = options(dir.path(), "keyed.scn");
     let results = run(&resolved, &bytes, &options, &cpu(), &mut ())
         .unwrap()
         .results
@@ -127,10 +100,11 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
     insta::assert_snapshot!("keyed_report", tables);
 
     // No passphrase anywhere in the outputs or the cache.
-    let mut written = Vec::new();
-    files(&dir.path().join("out"), &mut written);
-    files(&dir.path().join("cache"), &mut written);
-    for path in written {
+    let written = [
+        files(&dir.path().join("out")),
+        files(&dir.path().join("cache")),
+    ];
+    for path in written.concat() {
         let bytes = std::fs::read(&path).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(

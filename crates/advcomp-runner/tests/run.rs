@@ -2,9 +2,12 @@
 //! the report is snapshot-tested, a rerun comes from the cache with
 //! identical results, an interrupted run resumes to the same numbers.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use advcomp_runner::{Results, RunOptions, run};
+use support::{cpu, options};
 
 const SCENARIO: &str = r#"
 # Tiny scenario 1 and 2 for the test suite.
@@ -23,27 +26,13 @@ transfer base -> pruned, quantised using all
 transfer quantised -> base, pruned using fgsm
 "#;
 
-fn cpu() -> burn::tensor::Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap()
-}
-
-fn bundled() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-}
-
 fn run_in(dir: &Path, stop_after: Option<usize>) -> advcomp_runner::RunOutcome {
     let file = dir.join("tiny.scn");
     std::fs::write(&file, SCENARIO).unwrap();
     let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
     let options = RunOptions {
-        scenario: PathBuf::from("tiny.scn"),
-        out_dir: dir.join("out"),
-        cache_dir: dir.join("cache"),
-        data_dir: Some(bundled()),
-        backend: "flex".into(),
-        dry_run: false,
         stop_after,
-        max_steps: None,
+        ..options(dir, "tiny.scn")
     };
     run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap()
 }
@@ -134,16 +123,7 @@ fn a_damaged_cache_entry_is_an_error_not_a_panic() {
     std::fs::write(&path, r#"{ "predicted": [1, 2], "accuracy": 0.5 }"#).unwrap();
     let file = a.path().join("tiny.scn");
     let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
-    let options = RunOptions {
-        scenario: PathBuf::from("tiny.scn"),
-        out_dir: a.path().join("out"),
-        cache_dir: a.path().join("cache"),
-        data_dir: Some(bundled()),
-        backend: "flex".into(),
-        dry_run: false,
-        stop_after: None,
-        max_steps: None,
-    };
+    let options = options(a.path(), "tiny.scn");
     let err = run(&resolved, &bytes, &options, &cpu(), &mut ()).unwrap_err();
     let text = err.to_string();
     assert!(

@@ -3,10 +3,11 @@
 //! lineage (`taboo.key`, `key#2`), nested lineages, quoted passphrases, and
 //! seed keys beside them. Issue #11, item 1.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use advcomp_runner::plan::Plan;
-use advcomp_runner::{RunOptions, run};
+use advcomp_runner::run;
+use support::{cpu, files, options};
 
 /// Every passphrase of [`SCENARIO`]; none may appear in any output.
 const PASSPHRASES: &[&str] = &[
@@ -31,21 +32,6 @@ attack fgsm = fgsm { epsilon: 0.2 }
 
 transfer rekeyed, seeded -> keyed, twice using fgsm
 "#;
-
-fn bundled() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-}
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
 
 fn assert_no_passphrase(what: &str, text: &str) {
     for p in PASSPHRASES {
@@ -105,22 +91,20 @@ fn no_spelling_of_a_key_leaks_into_ids_plans_caches_or_reports() {
     assert_eq!(key_ids, expected);
 
     // A real run: every file of the output and of the cache.
-    let options = RunOptions {
-        scenario: PathBuf::from("keys.scn"),
-        out_dir: dir.path().join("out"),
-        cache_dir: dir.path().join("cache"),
-        data_dir: Some(bundled()),
-        backend: "flex".into(),
-        dry_run: false,
-        stop_after: None,
-        max_steps: None,
-    };
-    let device = advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap();
-    let outcome = run(&resolved, &bytes, &options, &device, &mut ()).unwrap();
+    let outcome = run(
+        &resolved,
+        &bytes,
+        &options(dir.path(), "keys.scn"),
+        &cpu(),
+        &mut (),
+    )
+    .unwrap();
     assert!(outcome.results.is_some());
-    let mut written = Vec::new();
-    files(&dir.path().join("out"), &mut written);
-    files(&dir.path().join("cache"), &mut written);
+    let written = [
+        files(&dir.path().join("out")),
+        files(&dir.path().join("cache")),
+    ]
+    .concat();
     assert!(written.len() > 20, "{written:?}");
     for path in written {
         let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
