@@ -57,9 +57,24 @@ fn report_rerun_and_resume() {
     assert!(a.path().join("out/transfer-vs-bits.svg").is_file());
     let json_before = std::fs::read(a.path().join("out/results.json")).unwrap();
 
+    // A plot replaced by a symlink to someone else's file: the rerun
+    // replaces the link and never writes through it.
+    let svg = a.path().join("out/transfer-vs-density.svg");
+    let victim = a.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::remove_file(&svg).unwrap();
+    std::os::unix::fs::symlink(&victim, &svg).unwrap();
+
     // A rerun computes nothing and writes the same bytes.
     let started = std::time::Instant::now();
     let second = run_in(a.path(), None);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(
+        std::fs::symlink_metadata(&svg)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
     assert!(second.cached.iter().all(|c| *c));
     assert_eq!(second.results.unwrap(), results);
     assert_eq!(
