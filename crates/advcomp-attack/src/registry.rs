@@ -63,6 +63,16 @@ pub struct Registration {
     /// Builds the attack from a JSON map of parameters; missing ones take
     /// their defaults (usually via [`parse`]).
     pub build: fn(&Value) -> Result<Box<dyn Attack>, ParamError>,
+    /// The parameters as the attack will use them, every default filled in
+    /// and every value in its type's canonical form (usually
+    /// [`canonical_of`]): what a cache key hashes, so `fgsm {}` and
+    /// `fgsm { epsilon: 0.1 }` (its default) are the same computation.
+    pub canonical: fn(&Value) -> Result<Value, ParamError>,
+    /// The implementation's version, part of every cache key of a step that
+    /// uses the attack. Bump it whenever a change makes the attack compute
+    /// different numbers for the same parameters, so cached results made by
+    /// the old code are recomputed instead of served.
+    pub version: u32,
 }
 
 inventory::collect!(Registration);
@@ -240,6 +250,18 @@ pub fn build(name: &str, params: &Value) -> Result<Box<dyn Attack>, RegistryErro
     find(name)?.build(params)
 }
 
+/// What determines the numbers of attack `name` with `params`: its
+/// canonical registry name, its [`Registration::version`] and its
+/// [`Registration::canonical`] parameters, as one JSON value for hashing.
+pub fn identity(name: &str, params: &Value) -> Result<Value, RegistryError> {
+    let r = find(name)?;
+    let config = (r.canonical)(params).map_err(|source| RegistryError::Params {
+        attack: r.name.to_string(),
+        source,
+    })?;
+    Ok(serde_json::json!({ "attack": r.name, "version": r.version, "config": config }))
+}
+
 /// Names or aliases claimed by more than one registration (should be empty;
 /// [`find`] refuses such names).
 pub fn duplicates() -> Vec<String> {
@@ -270,6 +292,12 @@ pub trait AttackConfig: Serialize + DeserializeOwned + Default {
 /// The defaults of `C` as a JSON map (for [`Registration::defaults`]).
 pub fn defaults_of<C: AttackConfig>() -> Value {
     serde_json::to_value(C::default()).expect("attack configurations serialise to JSON")
+}
+
+/// `params` as `C` will be built from them, defaults filled in (for
+/// [`Registration::canonical`]).
+pub fn canonical_of<C: AttackConfig>(params: &Value) -> Result<Value, ParamError> {
+    Ok(serde_json::to_value(parse::<C>(params)?).expect("attack configurations serialise to JSON"))
 }
 
 /// Fills `C` from `params` (a JSON map or `null`): missing fields take their

@@ -183,6 +183,29 @@ pub const PRUNE_METHODS: &[&str] = &["magnitude", "dns", "filter"];
 pub const QUANT_METHODS: &[&str] = &["fixed", "dynamic"];
 
 impl Step {
+    /// The implementation's version for this step's method, part of the
+    /// cache key of every compress step that uses it. Bump a method's
+    /// number whenever a change makes it compute different weights for the
+    /// same configuration, so cached models made by the old code are
+    /// rebuilt instead of served.
+    pub fn version(&self) -> u32 {
+        match self {
+            Step::Prune(c) => match c.method {
+                PruneMethod::Magnitude | PruneMethod::Dns | PruneMethod::Filter => 1,
+            },
+            Step::Quantise(c) => match c.method {
+                QuantMethod::Fixed | QuantMethod::Dynamic => 1,
+            },
+            Step::Finetune(_) => 1,
+        }
+    }
+
+    /// What determines this step's result, for hashing: the configuration
+    /// with every default filled in, and [`Step::version`].
+    pub fn identity(&self) -> Value {
+        serde_json::json!({ "step": self, "version": self.version() })
+    }
+
     /// Builds a step from the scenario language's parts: the operation
     /// (`prune`, `quantise`, `finetune`), the method (`magnitude`, `fixed`;
     /// ignored for `finetune`) and a parameter map. For quantisation,

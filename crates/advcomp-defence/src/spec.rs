@@ -249,6 +249,44 @@ impl DefenceSpec {
         !matches!(self.method, Method::Adversarial { .. })
     }
 
+    /// The implementation's version, part of the cache key of every
+    /// `defend` step. Bump a defence's number whenever a change makes it
+    /// harden or detect differently for the same configuration.
+    pub fn version(&self) -> u32 {
+        match self.method {
+            Method::Taboo(_) | Method::Sitatapatra(_) | Method::Adversarial { .. } => 1,
+        }
+    }
+
+    /// What determines this defence's result, for hashing: every setting
+    /// with its default filled in, the key's public id (never the key) and
+    /// [`DefenceSpec::version`]. An adversarial training's attack is
+    /// represented by its registry identity.
+    pub fn identity(&self) -> Value {
+        let method = match &self.method {
+            Method::Taboo(c) => serde_json::json!({ "taboo": c }),
+            Method::Sitatapatra(c) => serde_json::json!({ "sitatapatra": c }),
+            Method::Adversarial {
+                attack,
+                params,
+                fraction,
+            } => serde_json::json!({ "adversarial": {
+                "attack": advcomp_attack::registry::identity(attack, &Value::Object(params.clone()))
+                    .unwrap_or_else(|_| serde_json::json!({ "attack": attack, "params": params })),
+                "fraction": fraction,
+            }}),
+        };
+        serde_json::json!({
+            "defence": self.name,
+            "version": self.version(),
+            "method": method,
+            "key_id": self.key().map(|k| k.id()),
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "seed": self.seed,
+        })
+    }
+
     /// Every parameter except the key, as given (for records and hashes;
     /// the key is represented by its id).
     pub fn public_params(params: &Map<String, Value>) -> Map<String, Value> {

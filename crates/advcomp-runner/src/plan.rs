@@ -169,10 +169,9 @@ impl Plan {
                         },
                         vec![],
                         None,
-                        env,
                     );
                     match defence {
-                        Some(d) => plan.push_defend(&m.id, d, t, None, env),
+                        Some(d) => plan.push_defend(&m.id, d, t, None),
                         None => t,
                     }
                 }
@@ -181,14 +180,14 @@ impl Plan {
                     let mut pending: Vec<&Step> = Vec::new();
                     for step in steps {
                         if step.op == StepOp::Defend {
-                            at = plan.push_compress(&m.id, &mut pending, at, env);
+                            at = plan.push_compress(&m.id, &mut pending, at);
                             let inherited = plan.steps[at].secret.clone();
-                            at = plan.push_defend(&m.id, step, at, inherited, env);
+                            at = plan.push_defend(&m.id, step, at, inherited);
                         } else {
                             pending.push(step);
                         }
                     }
-                    at = plan.push_compress(&m.id, &mut pending, at, env);
+                    at = plan.push_compress(&m.id, &mut pending, at);
                     at
                 }
             };
@@ -201,7 +200,6 @@ impl Plan {
                 },
                 vec![last],
                 secret,
-                env,
             );
             eval_step.insert(&m.id, e);
         }
@@ -237,7 +235,6 @@ impl Plan {
                                 },
                                 vec![model_step[s.as_str()], eval_step[s.as_str()]],
                                 plan.steps[model_step[s.as_str()]].secret.clone(),
-                                env,
                             );
                             attack_step.insert(key, i);
                             i
@@ -256,25 +253,19 @@ impl Plan {
                             },
                             vec![ai, model_step[target.as_str()], eval_step[target.as_str()]],
                             plan.steps[model_step[target.as_str()]].secret.clone(),
-                            env,
                         );
                     }
                 }
             }
         }
+        plan.rekey(env, &identity);
         plan
     }
 
     /// Pushes one compress step for the `pending` compression steps on the
     /// model made by step `parent` (nothing when none are pending); returns
     /// the step that makes the result. The model keeps its parent's key.
-    fn push_compress(
-        &mut self,
-        model: &str,
-        pending: &mut Vec<&Step>,
-        parent: usize,
-        env: &Environment,
-    ) -> usize {
+    fn push_compress(&mut self, model: &str, pending: &mut Vec<&Step>, parent: usize) -> usize {
         if pending.is_empty() {
             return parent;
         }
@@ -297,7 +288,6 @@ impl Plan {
             },
             vec![parent],
             secret,
-            env,
         )
     }
 
@@ -309,7 +299,6 @@ impl Plan {
         d: &Step,
         parent: usize,
         inherited: Option<Key>,
-        env: &Environment,
     ) -> usize {
         let spec = spec_of(d, &self.secrets).ok();
         let key = spec.as_ref().and_then(DefenceSpec::key);
@@ -325,7 +314,6 @@ impl Plan {
             },
             vec![parent],
             key.or(inherited),
-            env,
         )
     }
 
@@ -335,24 +323,38 @@ impl Plan {
         kind: StepKind,
         deps: Vec<usize>,
         secret: Option<Key>,
-        env: &Environment,
     ) -> usize {
-        let dep_keys: Vec<&str> = deps.iter().map(|&d| self.steps[d].key.as_str()).collect();
-        // Ids and labels are names, not inputs: two scenarios that declare
-        // the same model under different names share its cache entry.
-        let key = content_hash(&json!({
-            "step": strip_names(&kind),
-            "deps": dep_keys,
-            "env": env,
-        }));
         self.steps.push(PlanStep {
             label,
             kind,
             deps,
-            key,
+            key: String::new(),
             secret,
         });
         self.steps.len() - 1
+    }
+
+    /// Sets every step's key, in order (dependencies come first): a hash
+    /// of `identity` of the step, its dependencies' keys and `env`.
+    fn rekey(
+        &mut self,
+        env: &Environment,
+        identity: &dyn Fn(&StepKind, &Environment, &Secrets) -> Value,
+    ) {
+        for i in 0..self.steps.len() {
+            let step = &self.steps[i];
+            let dep_keys: Vec<&str> = step
+                .deps
+                .iter()
+                .map(|&d| self.steps[d].key.as_str())
+                .collect();
+            let key = content_hash(&json!({
+                "step": identity(&step.kind, env, &self.secrets),
+                "deps": dep_keys,
+                "env": env,
+            }));
+            self.steps[i].key = key;
+        }
     }
 }
 
@@ -397,15 +399,66 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
     Ok(())
 }
 
-/// The step's configuration without instance names.
-fn strip_names(kind: &StepKind) -> Value {
-    let mut v = serde_json::to_value(kind).expect("steps serialise");
-    if let Some(map) = v.as_object_mut() {
-        for name in ["model", "attack", "source", "resolved_params"] {
-            map.remove(name);
-        }
+/// What determines a step's result besides its dependencies and the
+/// environment: each component's configuration as it will run (every
+/// default filled in, values in canonical form) and its version. Instance
+/// ids and labels are names, not inputs, and parameters are not hashed as
+/// spelled: two scenarios that declare the same model under other names or
+/// spell a default out share its cache entry, and a component whose
+/// version is bumped invalidates exactly the steps that use it
+/// (`docs/scenario-language.md`, "Caching").
+///
+/// The scenario was checked, so every configuration parses; should one not,
+/// its parameters as written stand in (a miss, never a wrong hit).
+pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value {
+    match kind {
+        StepKind::Train { arch, params, .. } => json!({
+            "kind": "train",
+            "arch": arch,
+            "version": advcomp_train::VERSION,
+            "config": crate::catalog::train_config(params, env.seed)
+                .map(|c| serde_json::to_value(c).expect("training configurations serialise"))
+                .unwrap_or_else(|_| Value::Object(params.clone())),
+        }),
+        StepKind::Compress { steps, .. } => json!({
+            "kind": "compress",
+            "steps": steps
+                .iter()
+                .map(|(op, method, params)| {
+                    advcomp_compress::Step::from_parts(op, method, params)
+                        .map(|s| s.identity())
+                        .unwrap_or_else(|_| json!([op, method, params]))
+                })
+                .collect::<Vec<_>>(),
+        }),
+        StepKind::Defend {
+            defence,
+            params,
+            key_id,
+            resolved_params,
+            ..
+        } => json!({
+            "kind": "defend",
+            "defence": DefenceSpec::from_params(defence, &secrets.revealed(resolved_params))
+                .map(|spec| spec.identity())
+                .unwrap_or_else(|_| json!({ "defence": defence, "params": params, "key_id": key_id })),
+        }),
+        StepKind::Attack {
+            name,
+            params,
+            images,
+            batch_size,
+            ..
+        } => json!({
+            "kind": "attack",
+            "attack": advcomp_attack::registry::identity(name, &Value::Object(params.clone()))
+                .unwrap_or_else(|_| json!({ "attack": name, "params": params })),
+            "images": images,
+            "batch_size": batch_size,
+        }),
+        StepKind::Evaluate { .. } => json!({ "kind": "evaluate" }),
+        StepKind::Apply { .. } => json!({ "kind": "apply" }),
     }
-    v
 }
 
 /// Every model a transfer uses, with all its ancestors.
@@ -551,4 +604,58 @@ pub fn check_size(resolved: &Resolved, limit: usize) -> Result<usize, TooLarge> 
         n_attacks: t.attacks.len(),
         n_targets: t.targets.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Environment {
+        Environment {
+            seed: 1,
+            data_fingerprint: "x".into(),
+            train_images: 100,
+            test_images: 100,
+            backend: "flex".into(),
+            advcomp_version: "test".into(),
+        }
+    }
+
+    fn resolve(text: &str) -> Resolved {
+        let ast = advcomp_scenario::parse(text, "t.scn").unwrap();
+        advcomp_scenario::check(&ast, &crate::Registries).unwrap()
+    }
+
+    /// Bumping one component's version changes the keys of exactly the
+    /// steps that use it and of the steps that read their results.
+    #[test]
+    fn a_version_bump_invalidates_exactly_the_steps_that_use_the_component() {
+        let resolved = resolve(
+            "model base = lenet5 { epochs: 1 }\n\
+             variant small = base | prune magnitude { density: 0.5 }\n\
+             attack f = fgsm {}\nattack d = deepfool {}\n\
+             transfer base -> small using all\ntransfer small -> base using f\n",
+        );
+        let before = Plan::compile(&resolved, &env());
+        let mut after = before.clone();
+        let bumped = |kind: &StepKind, env: &Environment, secrets: &Secrets| {
+            let mut v = identity(kind, env, secrets);
+            if v["attack"]["attack"] == "fgsm" {
+                v["attack"]["version"] = json!(2);
+            }
+            v
+        };
+        after.rekey(&env(), &bumped);
+        let mut changed = 0;
+        for (b, a) in before.steps.iter().zip(&after.steps) {
+            let uses_fgsm = match &b.kind {
+                StepKind::Attack { name, .. } => name == "fgsm",
+                StepKind::Apply { attack, .. } => attack == "f",
+                _ => false,
+            };
+            assert_eq!(a.key != b.key, uses_fgsm, "{}", b.label);
+            changed += usize::from(uses_fgsm);
+        }
+        assert_eq!(changed, 4, "two fgsm attacks and their two applies");
+    }
 }

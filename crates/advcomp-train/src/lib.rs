@@ -15,6 +15,13 @@ pub mod schedule;
 pub mod trainer;
 
 pub use config::{OptimizerConfig, TrainConfig};
+
+/// The training loop's version, part of the cache key of every step that
+/// trains (training from scratch; fine-tunes carry their compressor's or
+/// defence's version). Bump it whenever a change makes the same
+/// [`TrainConfig`] give different weights, so cached models made by the old
+/// code are retrained instead of served.
+pub const VERSION: u32 = 1;
 pub use evaluate::{Evaluation, evaluate};
 pub use job::{JobError, Limits, Metrics, TrainOutcome, evaluate_checkpoint, train_to_checkpoint};
 pub use schedule::LrSchedule;

@@ -220,6 +220,8 @@ inventory::submit! {
             ParamDoc { name: "abort_early", doc: "stop an optimisation when the loss stalls" },
         ],
         defaults: registry::defaults_of::<CwConfig>,
+        canonical: registry::canonical_of::<CwConfig>,
+        version: 1,
         build: |p| Ok(Box::new(CarliniWagner::new(registry::parse(p)?))),
     }
 }

@@ -238,6 +238,8 @@ inventory::submit! {
         paper: PAPER,
         params: PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
+        canonical: registry::canonical_of::<DeepFoolConfig>,
+        version: 1,
         build: |p| Ok(Box::new(DeepFool::l2(registry::parse(p)?))),
     }
 }
@@ -252,6 +254,8 @@ inventory::submit! {
         paper: PAPER,
         params: PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
+        canonical: registry::canonical_of::<DeepFoolConfig>,
+        version: 1,
         build: |p| Ok(Box::new(DeepFool::linf(registry::parse(p)?))),
     }
 }

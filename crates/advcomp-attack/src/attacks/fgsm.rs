@@ -96,6 +96,8 @@ inventory::submit! {
         paper: "Goodfellow, Shlens & Szegedy, Explaining and Harnessing Adversarial Examples, ICLR 2015",
         params: &[ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" }],
         defaults: registry::defaults_of::<FgsmConfig>,
+        canonical: registry::canonical_of::<FgsmConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Fgsm::new(registry::parse(p)?))),
     }
 }

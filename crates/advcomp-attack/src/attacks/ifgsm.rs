@@ -137,6 +137,8 @@ inventory::submit! {
             ParamDoc { name: "steps", doc: "iterations; null = floor(min(255*eps + 4, 1.25*255*eps))" },
         ],
         defaults: registry::defaults_of::<IfgsmConfig>,
+        canonical: registry::canonical_of::<IfgsmConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Ifgsm::new(registry::parse(p)?))),
     }
 }

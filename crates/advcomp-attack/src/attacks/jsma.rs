@@ -253,6 +253,8 @@ inventory::submit! {
             ParamDoc { name: "gamma", doc: "largest share of features that may change" },
         ],
         defaults: registry::defaults_of::<JsmaConfig>,
+        canonical: registry::canonical_of::<JsmaConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Jsma::new(registry::parse(p)?))),
     }
 }

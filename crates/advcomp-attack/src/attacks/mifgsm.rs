@@ -133,6 +133,8 @@ inventory::submit! {
             ParamDoc { name: "step_size", doc: "step alpha per iteration; null = epsilon / steps" },
         ],
         defaults: registry::defaults_of::<MifgsmConfig>,
+        canonical: registry::canonical_of::<MifgsmConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Mifgsm::new(registry::parse(p)?))),
     }
 }

@@ -220,6 +220,8 @@ inventory::submit! {
             ParamDoc { name: "seed", doc: "seeds the random start" },
         ],
         defaults: registry::defaults_of::<PgdConfig>,
+        canonical: registry::canonical_of::<PgdConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Pgd::linf(registry::parse(p)?))),
     }
 }
@@ -240,6 +242,8 @@ inventory::submit! {
             ParamDoc { name: "seed", doc: "seeds the random start" },
         ],
         defaults: registry::defaults_of::<PgdL2Config>,
+        canonical: registry::canonical_of::<PgdL2Config>,
+        version: 1,
         build: |p| Ok(Box::new(Pgd::l2(registry::parse(p)?))),
     }
 }

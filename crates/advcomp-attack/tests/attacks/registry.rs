@@ -263,3 +263,27 @@ fn configs_refuse_unknown_fields_through_serde_too() {
         PgdConfig::default()
     );
 }
+
+/// What cache keys hash: the canonical parameters are the defaults when
+/// nothing is given, and spelling a default out changes nothing.
+#[test]
+fn canonical_parameters_fill_every_default() {
+    for r in registry::registrations() {
+        let defaults = (r.defaults)();
+        assert_eq!((r.canonical)(&json!(null)).unwrap(), defaults, "{}", r.name);
+        assert_eq!((r.canonical)(&json!({})).unwrap(), defaults, "{}", r.name);
+        let Some((field, value)) = defaults.as_object().and_then(|m| m.iter().next()) else {
+            continue;
+        };
+        let spelled = json!({ field.clone(): value.clone() });
+        assert_eq!((r.canonical)(&spelled).unwrap(), defaults, "{}", r.name);
+        assert!(r.version >= 1, "{}", r.name);
+    }
+    let a = registry::identity("FGSM", &json!({})).unwrap();
+    let b = registry::identity("fgsm", &(registry::find("fgsm").unwrap().defaults)()).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(
+        a,
+        registry::identity("fgsm", &json!({ "epsilon": 0.25 })).unwrap()
+    );
+}

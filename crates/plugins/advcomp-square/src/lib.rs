@@ -237,6 +237,8 @@ advcomp_attack::inventory::submit! {
             ParamDoc { name: "seed", doc: "seeds the stripes, windows and signs" },
         ],
         defaults: registry::defaults_of::<SquareConfig>,
+        canonical: registry::canonical_of::<SquareConfig>,
+        version: 1,
         build: |p| Ok(Box::new(Square::new(registry::parse(p)?))),
     }
 }
