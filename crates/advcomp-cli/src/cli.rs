@@ -89,6 +89,46 @@ pub enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// List the artifact cache, or remove what no scenario needs any more.
+    ///
+    ///   advcomp cache ls scenarios/*.scn
+    ///
+    ///   advcomp cache gc scenarios/*.scn
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List every entry (key, size, step); given scenarios, mark each entry
+    /// that their plans use.
+    Ls(CacheArgs),
+    /// Remove every entry that none of the given scenarios' plans uses
+    /// (a plan depends on the backend and the data: pass the same --backend
+    /// and --data as to `advcomp run`).
+    Gc(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Scenario files whose plans decide which entries are in use.
+    #[arg(value_name = "FILE")]
+    pub scenarios: Vec<PathBuf>,
+    /// The artifact cache.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "runs/cache",
+        env = "ADVCOMP_CACHE"
+    )]
+    pub cache: PathBuf,
+    /// Show what would be removed and remove nothing (gc).
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Where to run and which data to use.

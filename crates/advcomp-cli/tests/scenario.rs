@@ -193,3 +193,50 @@ fn a_plan_over_the_step_limit_is_refused_by_check_and_run() {
     let o = advcomp(dir.path(), &["check", "big.scn", "--max-steps", "2000000"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn cache_gc_keeps_exactly_what_the_given_scenarios_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = |eps: &str| {
+        format!(
+            "seed = 2\ntrain_images = 300\ntest_images = 30\n\
+             model base = lenet5 {{ epochs: 1 }}\n\
+             variant small = base | prune magnitude {{ density: 0.5 }}\n\
+             attack a = fgsm {{ epsilon: {eps} }}\n\
+             transfer base -> small using a\n"
+        )
+    };
+    std::fs::write(d.join("a.scn"), scenario("0.2")).unwrap();
+    std::fs::write(d.join("b.scn"), scenario("0.25")).unwrap();
+    let o = advcomp(d, &["run", "a.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let ls = advcomp(d, &["cache", "ls", "b.scn", "--data", &bundled()]);
+    let text = String::from_utf8_lossy(&ls.stdout).into_owned();
+    assert!(
+        ls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    // base and small: trained/compressed and evaluated, shared by b.scn;
+    // the attack and its transfer: a.scn's alone.
+    assert_eq!(text.matches("  used  ").count(), 4, "{text}");
+    assert_eq!(text.matches("  unused  ").count(), 2, "{text}");
+
+    let o = advcomp(d, &["cache", "gc", "--data", &bundled()]);
+    assert!(
+        !o.status.success(),
+        "gc without scenarios would remove everything"
+    );
+    let o = advcomp(d, &["cache", "gc", "b.scn", "--data", &bundled()]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("removed 2 entries"), "{text}");
+
+    // a.scn now recomputes exactly its attack and transfer.
+    let plan = advcomp(d, &["run", "a.scn", "--dry-run", "--data", &bundled()]);
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert_eq!(text.matches("to run").count(), 2, "{text}");
+    assert_eq!(text.matches("cached").count(), 4, "{text}");
+}

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{RunError, io};
+use crate::hash::KEY_HEX_LEN;
 
 /// The file every finished step directory holds last.
 pub const STEP_RECORD: &str = "step.json";
@@ -31,6 +32,38 @@ static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+}
+
+/// One entry of the cache, as [`Cache::entries`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The step's key (the directory's name).
+    pub key: String,
+    /// The step's label from its `step.json` (`None`: missing or unreadable).
+    pub label: Option<String>,
+    /// Whether `step.json` is there, i.e. the entry is finished.
+    pub complete: bool,
+    /// Bytes of the files in it (symlinks not followed).
+    pub bytes: u64,
+}
+
+/// Bytes of the regular files below `dir` (symlinks are not followed).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(read) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for item in read.flatten() {
+            match item.file_type() {
+                Ok(t) if t.is_dir() => todo.push(item.path()),
+                Ok(t) if t.is_file() => total += item.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// A staging directory and the lock that marks it in use. Dropping it
@@ -116,6 +149,52 @@ impl Cache {
             removed += 1;
         }
         Ok(removed)
+    }
+
+    /// Every entry directory (named by a key: [`KEY_HEX_LEN`] hex digits),
+    /// sorted by key,
+    /// with its size and, when its `step.json` is readable, its label.
+    /// Anything else in the cache (`tmp/`, a user's file) is not an entry.
+    pub fn entries(&self) -> Result<Vec<Entry>, RunError> {
+        let read = std::fs::read_dir(&self.root).map_err(io(&self.root))?;
+        let mut out = Vec::new();
+        for item in read.flatten() {
+            let Some(key) = item.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let is_key = key.len() == KEY_HEX_LEN && key.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_key || !item.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let dir = item.path();
+            let label = std::fs::read(dir.join(STEP_RECORD))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v["label"].as_str().map(str::to_string));
+            out.push(Entry {
+                bytes: dir_size(&dir),
+                complete: label.is_some(),
+                label,
+                key,
+            });
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Removes entry `key`: renamed into `tmp/` first, so it disappears at
+    /// once and a reader never sees it half deleted.
+    pub fn remove(&self, key: &str) -> Result<(), RunError> {
+        let dir = self.dir(key);
+        let tmp = self.tmp();
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let aside = tmp.join(format!(
+            "{key}-removed-{}-{}",
+            std::process::id(),
+            STAGING_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::rename(&dir, &aside).map_err(io(&dir))?;
+        std::fs::remove_dir_all(&aside).map_err(io(&aside))
     }
 
     /// Where the finished artifacts of `key` live.
@@ -247,6 +326,26 @@ mod tests {
         assert!(!tmp.join("k-99999-0").exists());
         assert!(!tmp.join("k-99999-0.lock").exists());
         assert!(tmp.join("unknown").exists());
+    }
+
+    #[test]
+    fn entries_are_listed_and_removed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let key = "ab".repeat(KEY_HEX_LEN / 2);
+        let s = cache.staging(&key).unwrap();
+        std::fs::write(s.join("data"), [0u8; 10]).unwrap();
+        std::fs::write(s.join(STEP_RECORD), r#"{"label": "train m", "seconds": 1}"#).unwrap();
+        cache.commit(s, &key).unwrap();
+        std::fs::create_dir_all(dir.path().join("not-a-key")).unwrap();
+        let entries = cache.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].key, key);
+        assert_eq!(entries[0].label.as_deref(), Some("train m"));
+        assert!(entries[0].complete && entries[0].bytes >= 10);
+        cache.remove(&key).unwrap();
+        assert!(cache.entries().unwrap().is_empty());
+        assert!(dir.path().join("not-a-key").exists());
     }
 
     #[test]

@@ -3,6 +3,9 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// Hex digits of a [`content_hash`]: a cache entry's name has this length.
+pub const KEY_HEX_LEN: usize = 32;
+
 /// SHA-256 (hex, first 16 bytes) of the canonical JSON of `value`.
 ///
 /// serde_json writes maps with sorted keys (no `preserve_order`), so equal

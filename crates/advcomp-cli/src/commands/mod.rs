@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod attack;
+mod cache;
 mod compress;
 mod data;
 mod eval;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => scenario::check(args),
         Command::Fmt(args) => scenario::fmt(args),
         Command::Data { command } => data::run(command, quiet),
+        Command::Cache { command } => cache::run(command),
     }
 }
 

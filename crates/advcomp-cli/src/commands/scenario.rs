@@ -8,7 +8,7 @@ use advcomp_runner::{LoadError, RunObserver, RunOptions};
 use indicatif::ProgressBar;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
-use crate::cli::{CheckArgs, FmtArgs, RunScenarioArgs};
+use crate::cli::{CheckArgs, FmtArgs, RunArgs, RunScenarioArgs};
 use crate::out::{out, outln};
 
 /// Loads a scenario; syntax and semantic errors print as diagnostics.
@@ -94,15 +94,40 @@ pub fn fmt(args: FmtArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
-    let (bytes, resolved) = load(&args.scenario)?;
-    let backend_name = resolved
+/// The backend a scenario runs on: its `backend` setting, unless the
+/// command line or `$ADVCOMP_BACKEND` chose one.
+fn backend_name(resolved: &advcomp_scenario::Resolved, run: &RunArgs) -> String {
+    resolved
         .settings
         .backend
         .clone()
-        .filter(|_| std::env::var_os("ADVCOMP_BACKEND").is_none() && args.run.backend == "cpu")
-        .unwrap_or_else(|| args.run.backend.clone());
-    let (kind, device) = super::device(&backend_name)?;
+        .filter(|_| std::env::var_os("ADVCOMP_BACKEND").is_none() && run.backend == "cpu")
+        .unwrap_or_else(|| run.backend.clone())
+}
+
+/// The keys of every step of `scenario`'s plan on `run`'s backend and data
+/// (a dry run: nothing is computed or written but the cache directory).
+pub(super) fn plan_keys(scenario: &Path, run: &RunArgs, cache: &Path) -> Result<Vec<String>> {
+    let (bytes, resolved) = load(scenario)?;
+    let (kind, device) = super::device(&backend_name(&resolved, run))?;
+    let options = RunOptions {
+        scenario: scenario.to_path_buf(),
+        cache_dir: cache.to_path_buf(),
+        data_dir: run.data.clone(),
+        backend: kind.resolve().to_string(),
+        dry_run: true,
+        max_steps: Some(usize::MAX),
+        ..RunOptions::default()
+    };
+    let outcome = advcomp_runner::run(&resolved, &bytes, &options, &device, &mut ())
+        .into_diagnostic()
+        .wrap_err_with(|| scenario.display().to_string())?;
+    Ok(outcome.plan.steps.into_iter().map(|s| s.key).collect())
+}
+
+pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
+    let (bytes, resolved) = load(&args.scenario)?;
+    let (kind, device) = super::device(&backend_name(&resolved, &args.run))?;
     let out = args
         .out
         .clone()
