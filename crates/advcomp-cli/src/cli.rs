@@ -266,9 +266,18 @@ pub struct CompressArgs {
     /// Bits of weights and biases, sign included (2..=16).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_bits: Option<u8>,
+    /// Integer bits of weights and biases, sign included (fixed only): one
+    /// binary point for every layer, as in Mayo. Omit for each tensor's own
+    /// range.
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_int_bits: Option<i32>,
     /// Bits of activations (2..=16); omit to keep activations in float.
     #[arg(long, allow_negative_numbers = true)]
     pub act_bits: Option<u8>,
+    /// Integer bits of activations, sign included (fixed only), as
+    /// --weight-int-bits.
+    #[arg(long, allow_negative_numbers = true)]
+    pub act_int_bits: Option<i32>,
     /// Fine-tuning epochs after compressing (0: none).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub finetune: usize,

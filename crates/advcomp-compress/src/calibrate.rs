@@ -9,18 +9,28 @@ use advcomp_train::batch;
 use burn::module::Module;
 use burn::tensor::Device;
 
-use crate::config::{QuantConfig, QuantMethod};
+use crate::config::{IntBits, QuantConfig, QuantMethod};
 use crate::fixed_point::{FixedPoint, MagnitudeHistogram};
 
 /// Images per calibration forward pass.
 const BATCH: usize = 250;
 
-fn rule(config: &QuantConfig, bits: u8, histogram: &MagnitudeHistogram) -> FixedPoint {
-    let rate = match config.method {
-        QuantMethod::Fixed => 0.0,
-        QuantMethod::Dynamic => config.overflow_rate,
-    };
-    FixedPoint::with_overflow_rate(bits, histogram, rate)
+/// The format of one tensor: Mayo's one split for every layer when the
+/// integer bits are fixed, else the split its values call for (covering
+/// them for `fixed`, within the overflow rate for `dynamic`).
+fn rule(
+    config: &QuantConfig,
+    bits: u8,
+    int_bits: IntBits,
+    histogram: &MagnitudeHistogram,
+) -> FixedPoint {
+    match (config.method, int_bits) {
+        (QuantMethod::Fixed, IntBits::Fixed(n)) => FixedPoint::with_integer_bits(bits, n),
+        (QuantMethod::Fixed, IntBits::Auto) => FixedPoint::with_overflow_rate(bits, histogram, 0.0),
+        (QuantMethod::Dynamic, _) => {
+            FixedPoint::with_overflow_rate(bits, histogram, config.overflow_rate)
+        }
+    }
 }
 
 /// A format per parameter (weights and biases), from the parameter's own
@@ -36,7 +46,12 @@ pub fn weight_formats(network: &Network, config: &QuantConfig) -> BTreeMap<Strin
                 .expect("float params");
             (
                 info.name,
-                rule(config, config.weight_bits, &MagnitudeHistogram::of(&host)),
+                rule(
+                    config,
+                    config.weight_bits,
+                    config.weight_int_bits,
+                    &MagnitudeHistogram::of(&host),
+                ),
             )
         })
         .collect()
@@ -79,7 +94,7 @@ pub fn activation_formats(
     histograms
         .into_iter()
         .map(|(name, h)| {
-            let format = rule(config, bits, &h);
+            let format = rule(config, bits, config.act_int_bits, &h);
             (name, format)
         })
         .collect()

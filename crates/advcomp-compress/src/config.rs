@@ -73,6 +73,51 @@ pub enum QuantMethod {
     Dynamic,
 }
 
+/// Where a fixed-point format's binary point sits: its integer bits, sign
+/// included (Mayo's `point`; the fraction has `bits - int_bits` bits).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "IntBitsRepr", into = "IntBitsRepr")]
+pub enum IntBits {
+    /// Per tensor, the split whose range covers its largest magnitude
+    /// ([`FixedPoint::covering`](crate::FixedPoint::covering)); written `"auto"`.
+    #[default]
+    Auto,
+    /// The same split for every layer, as in Mayo: `x ↦ clip(round(x ·
+    /// 2^(bits−n)), −2^(bits−1), 2^(bits−1)−1) / 2^(bits−n)`, range
+    /// `±2^(n−1)`. Written as the number `n`.
+    Fixed(i32),
+}
+
+/// How [`IntBits`] is written: a number, or the word `"auto"`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum IntBitsRepr {
+    Number(i32),
+    Word(String),
+}
+
+impl TryFrom<IntBitsRepr> for IntBits {
+    type Error = String;
+    fn try_from(r: IntBitsRepr) -> Result<Self, String> {
+        match r {
+            IntBitsRepr::Number(n) => Ok(IntBits::Fixed(n)),
+            IntBitsRepr::Word(w) if w == "auto" => Ok(IntBits::Auto),
+            IntBitsRepr::Word(w) => Err(format!(
+                "integer bits are a number (sign included) or \"auto\", got {w:?}"
+            )),
+        }
+    }
+}
+
+impl From<IntBits> for IntBitsRepr {
+    fn from(b: IntBits) -> Self {
+        match b {
+            IntBits::Auto => IntBitsRepr::Word("auto".into()),
+            IntBits::Fixed(n) => IntBitsRepr::Number(n),
+        }
+    }
+}
+
 /// A quantisation step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,10 +126,19 @@ pub struct QuantConfig {
     pub method: QuantMethod,
     /// Total bits of weights and biases, sign included (2..=16).
     pub weight_bits: u8,
+    /// Integer bits of weights and biases, sign included (`fixed` only):
+    /// a number sets Mayo's one split for all layers; `"auto"` (default)
+    /// lets each tensor cover its own range.
+    #[serde(default)]
+    pub weight_int_bits: IntBits,
     /// Total bits of activations (ReLU outputs), 2..=16; `None` leaves
     /// activations in float.
     #[serde(default)]
     pub act_bits: Option<u8>,
+    /// Integer bits of activations, sign included (`fixed` only), as
+    /// `weight_int_bits`.
+    #[serde(default)]
+    pub act_int_bits: IntBits,
     /// Dynamic fixed point: share of values allowed to saturate.
     #[serde(default = "default_overflow_rate")]
     pub overflow_rate: f64,
@@ -222,15 +276,24 @@ impl Step {
                 Step::Prune(decode(map)?)
             }
             "quantise" | "quantize" => {
-                if let Some(bits) = map.remove("bits") {
-                    for key in ["weight_bits", "act_bits"] {
+                for (both, keys) in [
+                    ("bits", ["weight_bits", "act_bits"]),
+                    ("int_bits", ["weight_int_bits", "act_int_bits"]),
+                ] {
+                    let Some(value) = map.remove(both) else {
+                        continue;
+                    };
+                    for key in keys {
                         if map.contains_key(key) {
                             return Err(ConfigError::field(
                                 key,
-                                "give either `bits` (weights and activations) or `weight_bits`/`act_bits`, not both",
+                                format!(
+                                    "give either `{both}` (weights and activations) or `{}`/`{}`, not both",
+                                    keys[0], keys[1]
+                                ),
                             ));
                         }
-                        map.insert(key.into(), bits.clone());
+                        map.insert(key.into(), value.clone());
                     }
                 }
                 map.insert("method".into(), Value::String(method.into()));
@@ -287,6 +350,36 @@ impl Step {
                         ));
                     }
                 }
+                for (field, int_bits) in [
+                    ("weight_int_bits", q.weight_int_bits),
+                    ("act_int_bits", q.act_int_bits),
+                ] {
+                    let IntBits::Fixed(n) = int_bits else {
+                        continue;
+                    };
+                    if q.method != QuantMethod::Fixed {
+                        return Err(ConfigError::field(
+                            field,
+                            "a fixed integer width applies to `fixed` only (`dynamic` chooses it per layer)",
+                        ));
+                    }
+                    if !crate::fixed_point::INTEGER_BITS.contains(&n) {
+                        return Err(ConfigError::field(
+                            field,
+                            format!(
+                                "must be in {}..={} or \"auto\", got {n}",
+                                crate::fixed_point::INTEGER_BITS.start(),
+                                crate::fixed_point::INTEGER_BITS.end()
+                            ),
+                        ));
+                    }
+                }
+                if field_given_without(q.act_int_bits, q.act_bits) {
+                    return Err(ConfigError::field(
+                        "act_int_bits",
+                        "needs `act_bits` (activations stay in float without it)",
+                    ));
+                }
                 if !(0.0..1.0).contains(&q.overflow_rate) {
                     return Err(ConfigError::field(
                         "overflow_rate",
@@ -314,6 +407,11 @@ impl Step {
         }
         Ok(())
     }
+}
+
+/// Whether integer bits were fixed for activations that are not quantised.
+fn field_given_without(int_bits: IntBits, bits: Option<u8>) -> bool {
+    matches!(int_bits, IntBits::Fixed(_)) && bits.is_none()
 }
 
 fn decode<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ConfigError> {

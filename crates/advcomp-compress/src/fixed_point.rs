@@ -87,6 +87,17 @@ impl FixedPoint {
         }
     }
 
+    /// Mayo's format of width `bits` and binary point `int_bits` (integer
+    /// bits, sign included): fraction bits `bits - int_bits`, range
+    /// `±2^(int_bits-1)`.
+    pub fn with_integer_bits(bits: u8, int_bits: i32) -> Self {
+        let bits = bits.clamp(*BITS.start(), *BITS.end());
+        Self {
+            bits,
+            frac: i32::from(bits) - int_bits,
+        }
+    }
+
     /// Courbariaux et al.'s dynamic fixed-point rule: the finest grid whose
     /// range leaves at most `overflow_rate` of the values counted in
     /// `histogram` outside it. With a rate of zero this is

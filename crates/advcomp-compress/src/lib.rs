@@ -31,8 +31,8 @@ pub mod report;
 pub mod state;
 
 pub use config::{
-    ConfigError, FinetuneConfig, PruneConfig, PruneMethod, QuantConfig, QuantMethod, Schedule,
-    Scope, Step,
+    ConfigError, FinetuneConfig, IntBits, PruneConfig, PruneMethod, QuantConfig, QuantMethod,
+    Schedule, Scope, Step,
 };
 pub use error::CompressError;
 pub use fixed_point::{FixedPoint, fake_quant};

@@ -95,3 +95,50 @@ fn defences_are_known_and_their_mistakes_name_the_field() {
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("epsilon"));
 }
+
+/// The paper's quantisation sweeps (issue #13 item 1): integer bits at a
+/// fixed width (equivalently fraction bits), and fraction bits at fixed
+/// integer bits (by width), checked by the real registries and by the mock
+/// the scenario crate's tests use.
+#[test]
+fn integer_and_fraction_bit_sweeps_are_expressible() {
+    let text = "model base = lenet5 { epochs: 1 }\n\
+        variant ints = base | quantise fixed { bits: 8, int_bits: [1, 2, 3, 4, 5, 6] }\n\
+        variant fracs = base | quantise fixed { weight_bits: [4, 6, 8], weight_int_bits: 2, act_bits: 8, act_int_bits: \"auto\" }\n\
+        attack a = ifgsm {}\n\
+        transfer base -> ints, fracs using a\n";
+    let ast = advcomp_scenario::parse(text, "q.scn").unwrap();
+    let resolved = advcomp_scenario::check(&ast, &Registries).unwrap();
+    assert_eq!(resolved.models.len(), 1 + 6 + 3);
+    assert!(advcomp_scenario::check(&ast, &advcomp_scenario::testing::MockCatalog).is_ok());
+
+    let r = Registries;
+    for (params, field) in [
+        (
+            json!({ "bits": 8, "weight_int_bits": "autoo" }),
+            "weight_int_bits",
+        ),
+        (json!({ "bits": 8, "act_int_bits": 99 }), "act_int_bits"),
+        (
+            json!({ "weight_bits": 8, "act_int_bits": 3 }),
+            "act_int_bits",
+        ),
+        (
+            json!({ "bits": 8, "int_bits": 2, "weight_int_bits": 3 }),
+            "weight_int_bits",
+        ),
+    ] {
+        let e = r
+            .check(Kind::Quantise, "fixed", &map(params.clone()))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some(field), "{params}: {}", e.message);
+    }
+    let e = r
+        .check(
+            Kind::Quantise,
+            "dynamic",
+            &map(json!({ "bits": 8, "int_bits": 2 })),
+        )
+        .unwrap_err();
+    assert!(e.message.contains("fixed"), "{}", e.message);
+}

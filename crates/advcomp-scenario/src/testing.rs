@@ -21,6 +21,8 @@ enum Ty {
     Bool,
     /// One of these strings (any string if empty).
     Str(&'static [&'static str]),
+    /// An integer in `min..=max`, or the word `auto`.
+    IntOrAuto(i64, i64),
 }
 
 const POS_INT: Ty = Ty::Int(1, i64::MAX);
@@ -80,7 +82,16 @@ const PRUNE: &[(&str, Ty)] = &[
     ("scope", Ty::Str(&["layer", "global"])),
     ("schedule", Ty::Str(&["oneshot", "gradual"])),
 ];
-const QUANT: &[(&str, Ty)] = &[("bits", BITS), ("weight_bits", BITS), ("act_bits", BITS)];
+/// Integer bits of a fixed-point format, sign included, or `"auto"`.
+const INT_BITS: Ty = Ty::IntOrAuto(-63, 65);
+const QUANT: &[(&str, Ty)] = &[
+    ("bits", BITS),
+    ("weight_bits", BITS),
+    ("act_bits", BITS),
+    ("int_bits", INT_BITS),
+    ("weight_int_bits", INT_BITS),
+    ("act_int_bits", INT_BITS),
+];
 const DEFENCE: &[(&str, Ty)] = &[
     ("key", ANY_STR),
     ("key_seed", NAT),
@@ -347,6 +358,8 @@ fn nearest(key: &str, known: &[&str]) -> Option<String> {
 fn check_value(key: &str, ty: Ty, value: &Value) -> Result<(), CatalogError> {
     let err = |m: String| Err(CatalogError::field(key, m));
     match ty {
+        Ty::IntOrAuto(_, _) if value.as_str() == Some("auto") => {}
+        Ty::IntOrAuto(min, max) => return check_value(key, Ty::Int(min, max), value),
         Ty::Int(min, max) => match value.as_i64() {
             Some(i) if value.is_i64() || value.is_u64() => {
                 if i < min || i > max {

@@ -1,8 +1,8 @@
 //! `advcomp compress`.
 
 use advcomp_compress::{
-    CompressedModel, Context, FinetuneConfig, PruneConfig, PruneMethod, QuantConfig, QuantMethod,
-    Schedule, Scope, Step, compress,
+    CompressedModel, Context, FinetuneConfig, IntBits, PruneConfig, PruneMethod, QuantConfig,
+    QuantMethod, Schedule, Scope, Step, compress,
 };
 use advcomp_train::Limits;
 use miette::{IntoDiagnostic, Result, WrapErr};
@@ -118,6 +118,8 @@ fn steps(args: &CompressArgs) -> Result<Vec<Step>> {
                 QuantArg::Dynamic => QuantMethod::Dynamic,
             },
             act_bits: args.act_bits,
+            weight_int_bits: args.weight_int_bits.map_or(IntBits::Auto, IntBits::Fixed),
+            act_int_bits: args.act_int_bits.map_or(IntBits::Auto, IntBits::Fixed),
             ..defaults
         }));
     }

@@ -166,3 +166,84 @@ fn the_hook_without_formats_changes_nothing() {
     let b = lenet().forward_hooked(x, &CompressHook::default());
     assert_eq!(a.into_data(), b.into_data());
 }
+
+/// Mayo's fixed point (`override/quantize/fixed.py`): width `w`, point `p`
+/// (integer bits, sign included), `Q(x) = clip(round(x·2^(w−p)),
+/// −2^(w−1), 2^(w−1)−1) / 2^(w−p)`, rounding half to even as TensorFlow's
+/// `round` does. Expected values worked by hand from the formula.
+#[test]
+fn fixed_point_with_integer_bits_is_mayos_formula() {
+    let table: &[(u8, i32, f32, f32)] = &[
+        // w = 8, p = 2 (Mayo's weight default): step 1/64, range [-2, 2 - 1/64].
+        (8, 2, 0.3, 19.0 / 64.0),
+        (8, 2, 5.0, 127.0 / 64.0),
+        (8, 2, -5.0, -2.0),
+        (8, 2, 1.0 / 128.0, 0.0),        // half a step: ties to even (0)
+        (8, 2, 3.0 / 128.0, 2.0 / 64.0), // 1.5 steps: ties to even (2)
+        // w = 8, p = 4 (Mayo's activation default): step 1/16, range [-8, 8 - 1/16].
+        (8, 4, 7.99, 127.0 / 16.0),
+        (8, 4, 0.1, 2.0 / 16.0),
+        // w = 4, p = 1: step 1/8, range [-1, 7/8].
+        (4, 1, 0.9, 0.875),
+        (4, 1, -0.06, 0.0),
+        (4, 1, -1.5, -1.0),
+        // w = 4, p = 4: integers in [-8, 7].
+        (4, 4, 3.5, 4.0),
+        (4, 4, 2.5, 2.0),
+        (4, 4, -9.0, -8.0),
+        // w = 8, p = 10: fraction bits -2, step 4, range [-512, 508].
+        (8, 10, 6.0, 8.0),
+        (8, 10, 1000.0, 508.0),
+        // w = 2, p = 1: {-1, -0.5, 0, 0.5}.
+        (2, 1, 0.7, 0.5),
+        (2, 1, -0.3, -0.5),
+    ];
+    for &(w, p, x, want) in table {
+        let f = FixedPoint::with_integer_bits(w, p);
+        assert_eq!((f.bits, f.integer_bits()), (w, p));
+        let t = Tensor::<1>::from_floats([x], &cpu());
+        let got = fake_quant(t, f)
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .unwrap()[0];
+        assert_eq!(got, want, "w={w} p={p} x={x}");
+    }
+}
+
+/// `weight_int_bits` / `act_int_bits` put every layer on the one grid they
+/// name, whatever the layer's own range (`fixed` only).
+#[test]
+fn integer_bits_set_one_split_for_every_layer() {
+    let (model, _) = run(
+        &[step(
+            "quantise",
+            "fixed",
+            json!({ "bits": 6, "weight_int_bits": 1, "act_int_bits": 3, "calibration_images": 100 }),
+        )],
+        100,
+    );
+    let q = model.state.quant.as_ref().unwrap();
+    assert!(!q.weight_formats.is_empty() && !q.act_formats.is_empty());
+    for f in q.weight_formats.values() {
+        assert_eq!((f.bits, f.integer_bits()), (6, 1), "{f:?}");
+    }
+    for f in q.act_formats.values() {
+        assert_eq!((f.bits, f.integer_bits()), (6, 3), "{f:?}");
+    }
+    for (info, w) in host_params(&model.network) {
+        let f = q.weight_formats[&info.name];
+        assert!(w.iter().all(|&v| f.contains(f64::from(v))), "{}", info.name);
+    }
+    // `dynamic` chooses its split per layer: a fixed one is refused.
+    let err = advcomp_compress::Step::from_parts(
+        "quantise",
+        "dynamic",
+        &json!({ "bits": 6, "int_bits": 2 })
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+    .and_then(|s| s.validate().map(|_| s))
+    .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("weight_int_bits"), "{err}");
+}
