@@ -72,6 +72,7 @@ const PGD: &[(&str, Ty)] = &[
     ("random_start", Ty::Bool),
     ("seed", NAT),
 ];
+const IFGM: &[(&str, Ty)] = &[("epsilon", POS), ("step_size", POS), ("steps", POS_INT)];
 const DEEPFOOL: &[(&str, Ty)] = &[
     ("steps", POS_INT),
     ("overshoot", NONNEG),
@@ -152,6 +153,12 @@ const ENTRIES: &[Entry] = &[
         name: "pgd_l2",
         aliases: &[],
         params: PGD,
+    },
+    Entry {
+        kind: Kind::Attack,
+        name: "ifgm",
+        aliases: &["ifgm_l2", "bim_l2"],
+        params: IFGM,
     },
     Entry {
         kind: Kind::Attack,

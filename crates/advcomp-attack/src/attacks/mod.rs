@@ -15,4 +15,4 @@ pub use fgsm::{Fgsm, FgsmConfig};
 pub use ifgsm::{Ifgsm, IfgsmConfig};
 pub use jsma::{Jsma, JsmaConfig};
 pub use mifgsm::{Mifgsm, MifgsmConfig};
-pub use pgd::{Pgd, PgdConfig, PgdL2Config};
+pub use pgd::{IfgmConfig, Pgd, PgdConfig, PgdL2Config};

@@ -105,9 +105,57 @@ impl AttackConfig for PgdL2Config {
     }
 }
 
-/// PGD, L∞ ([`PgdConfig`]) or L2 ([`PgdL2Config`]).
+/// IFGM hyper-parameters: the iterative L2 fast gradient method, one of
+/// the three attacks of Zhao et al. (SysML 2019), i.e. Kurakin et al.'s
+/// basic iterative method with L2-normalised steps and no random start.
+/// Defaults are PGD L2's budget (ε = 2.0, 40 steps of `2.5 · ε / steps`)
+/// without its random start; the paper's own budget is not recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IfgmConfig {
+    /// L2 budget in `[0,1]` pixel units. Default 2.0.
+    pub epsilon: f64,
+    /// Step size α; `None` (default) means `2.5 · ε / steps`.
+    pub step_size: Option<f64>,
+    /// Iterations. Default 40.
+    pub steps: usize,
+}
+
+impl Default for IfgmConfig {
+    fn default() -> Self {
+        let pgd = PgdL2Config::default();
+        Self {
+            epsilon: pgd.epsilon,
+            step_size: pgd.step_size,
+            steps: pgd.steps,
+        }
+    }
+}
+
+impl AttackConfig for IfgmConfig {
+    fn validate(&self) -> Result<(), ParamError> {
+        self.as_pgd().validate()
+    }
+}
+
+impl IfgmConfig {
+    /// The same attack as a PGD L2 configuration without a random start.
+    pub fn as_pgd(&self) -> PgdL2Config {
+        PgdL2Config {
+            epsilon: self.epsilon,
+            step_size: self.step_size,
+            steps: self.steps,
+            random_start: false,
+            seed: 0,
+        }
+    }
+}
+
+/// PGD, L∞ ([`PgdConfig`]) or L2 ([`PgdL2Config`]); IFGM ([`IfgmConfig`])
+/// is PGD L2 started at the clean image.
 #[derive(Debug, Clone)]
 pub struct Pgd {
+    name: &'static str,
     norm: Norm,
     epsilon: f64,
     step_size: f64,
@@ -120,6 +168,7 @@ impl Pgd {
     /// L∞ PGD.
     pub fn linf(c: PgdConfig) -> Self {
         Self {
+            name: "pgd",
             norm: Norm::Linf,
             epsilon: c.epsilon,
             step_size: c.step_size,
@@ -132,6 +181,7 @@ impl Pgd {
     /// L2 PGD.
     pub fn l2(c: PgdL2Config) -> Self {
         Self {
+            name: "pgd_l2",
             norm: Norm::L2,
             epsilon: c.epsilon,
             step_size: c.alpha(),
@@ -140,14 +190,19 @@ impl Pgd {
             seed: c.seed,
         }
     }
+
+    /// IFGM: L2 PGD started at the clean image.
+    pub fn ifgm(c: IfgmConfig) -> Self {
+        Self {
+            name: "ifgm",
+            ..Self::l2(c.as_pgd())
+        }
+    }
 }
 
 impl Attack for Pgd {
     fn name(&self) -> &str {
-        match self.norm {
-            Norm::L2 => "pgd_l2",
-            _ => "pgd",
-        }
+        self.name
     }
 
     fn norm(&self) -> Norm {
@@ -245,5 +300,25 @@ inventory::submit! {
         canonical: registry::canonical_of::<PgdL2Config>,
         version: 1,
         build: |p| Ok(Box::new(Pgd::l2(registry::parse(p)?))),
+    }
+}
+
+inventory::submit! {
+    Registration {
+        name: "ifgm",
+        aliases: &["ifgm_l2", "bim_l2"],
+        norm: Norm::L2,
+        targeted: true,
+        summary: "iterative L2-normalised gradient steps from the clean image, projected into the L2 ball",
+        paper: "Kurakin, Goodfellow & Bengio, Adversarial Examples in the Physical World, ICLR 2017 workshop (L2 variant, as used by Zhao et al., SysML 2019)",
+        params: &[
+            ParamDoc { name: "epsilon", doc: "L2 budget in [0,1] pixel units" },
+            ParamDoc { name: "step_size", doc: "step alpha per iteration; null = 2.5 * epsilon / steps" },
+            ParamDoc { name: "steps", doc: "iterations" },
+        ],
+        defaults: registry::defaults_of::<IfgmConfig>,
+        canonical: registry::canonical_of::<IfgmConfig>,
+        version: 1,
+        build: |p| Ok(Box::new(Pgd::ifgm(registry::parse(p)?))),
     }
 }

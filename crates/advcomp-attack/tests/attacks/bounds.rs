@@ -51,8 +51,12 @@ proptest! {
         let model = lenet();
         let (x, y) = digits(4, offset);
         let targets = targeted.then(|| next_class(y.clone()));
-        let params = json!({ "epsilon": epsilon, "steps": 5, "random_start": random_start });
-        let attack = registry::build("pgd_l2", &params).unwrap();
+        // IFGM is PGD L2 without the random start.
+        let attack = if random_start {
+            registry::build("pgd_l2", &json!({ "epsilon": epsilon, "steps": 5 })).unwrap()
+        } else {
+            registry::build("ifgm", &json!({ "epsilon": epsilon, "steps": 5 })).unwrap()
+        };
         let out = attack.run(model, x.clone(), y.clone(), targets.clone(), &cpu()).unwrap();
         check_output(model, &out, &x, &y, targets.as_ref()).map_err(TestCaseError::fail)?;
         for v in floats(ops::l2_norm(out.adversarial - x.clone())) {

@@ -159,3 +159,22 @@ fn deepfool_on_a_linear_classifier_takes_one_step() {
     assert_eq!(out.counters.model_queries, 4 + 2 * 9 * 4 + 4);
     let _: &dyn Attack = attack.as_ref();
 }
+
+/// IFGM is PGD L2 started at the clean image: the same budget gives the
+/// same adversarial images, bit for bit, and differs from PGD L2's random
+/// start.
+#[test]
+fn ifgm_is_pgd_l2_without_the_random_start() {
+    let (x, y) = digits(8, 100);
+    let params = json!({ "epsilon": 1.5, "steps": 6 });
+    let run = |name: &str, params: &serde_json::Value| {
+        let attack = registry::build(name, params).unwrap();
+        let out = attack.run(lenet(), x.clone(), y.clone(), None, &cpu()).unwrap();
+        out.adversarial.into_data()
+    };
+    let ifgm = run("ifgm", &params);
+    let mut no_start = params.clone();
+    no_start["random_start"] = json!(false);
+    assert_eq!(ifgm, run("pgd_l2", &no_start));
+    assert_ne!(ifgm, run("pgd_l2", &params));
+}

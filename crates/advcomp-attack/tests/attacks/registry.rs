@@ -4,8 +4,9 @@ use advcomp_attack::attacks::{IfgsmConfig, PgdConfig};
 use advcomp_attack::registry::{self, ParamError, RegistryError};
 use serde_json::json;
 
-const ISSUE_NAMES: [&str; 10] = [
+const ISSUE_NAMES: [&str; 11] = [
     "fgsm",
+    "ifgm",
     "ifgsm",
     "bim",
     "pgd",
