@@ -169,7 +169,9 @@ fn ifgm_is_pgd_l2_without_the_random_start() {
     let params = json!({ "epsilon": 1.5, "steps": 6 });
     let run = |name: &str, params: &serde_json::Value| {
         let attack = registry::build(name, params).unwrap();
-        let out = attack.run(lenet(), x.clone(), y.clone(), None, &cpu()).unwrap();
+        let out = attack
+            .run(lenet(), x.clone(), y.clone(), None, &cpu())
+            .unwrap();
         out.adversarial.into_data()
     };
     let ifgm = run("ifgm", &params);
