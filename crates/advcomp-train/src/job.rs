@@ -76,9 +76,9 @@ impl Metrics {
 /// a prefix would be all zeros.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
-    /// Use only the first `n` training images.
+    /// Use only `n` training images, evenly spaced over the split.
     pub train: Option<usize>,
-    /// Evaluate on only the first `n` test images.
+    /// Evaluate on only `n` test images, evenly spaced over the split.
     pub test: Option<usize>,
 }
 
