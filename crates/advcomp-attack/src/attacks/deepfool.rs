@@ -6,10 +6,19 @@
 //! the current point; among the candidate classes `k`, with
 //! `f'_k = Z_k − Z_y` and `w'_k = ∇Z_k − ∇Z_y`, step to the nearest
 //! linearised boundary `l = argmin_k |f'_k| / ‖w'_k‖_q`:
-//! L2 (q = 2): `r = (|f'_l| + 10⁻⁴) / ‖w'_l‖₂² · w'_l`;
-//! L∞ (q = 1): `r = (|f'_l| + 10⁻⁴) / ‖w'_l‖₁ · sign(w'_l)`.
+//! L2 (q = 2): `r = (|f'_l| / ‖w'_l‖₂ + 10⁻⁴) · w'_l / ‖w'_l‖₂`;
+//! L∞ (q = 1): `r = (|f'_l| / ‖w'_l‖₁ + 10⁻⁴) · sign(w'_l)` (the 10⁻⁴ on
+//! the distance, as the reference code and Foolbox add it).
 //! Accumulate `r_tot`, set `x = clip[0,1](x₀ + (1 + overshoot) · r_tot)`,
-//! stop per sample once it is misclassified. The candidates are the true
+//! stop per sample once it is misclassified **robustly**: another class
+//! beats the label by [`ROBUST_MARGIN`] relative to the logits' scale.
+//!
+//! What it guarantees: every sample it returns as fooled before its step
+//! budget runs out is misclassified with that logit margin, far above f32
+//! rounding noise, so re-classifying it (in f64, or after another
+//! summation order) gives the same answer. A sample still inside the margin
+//! when the budget ends is returned as it is, and counts as a success only
+//! if the network misclassifies it. The candidates are the true
 //! label and the most likely other classes of the clean image (the reference
 //! implementation's `num_classes = 10`). Untargeted only.
 //!
@@ -30,7 +39,7 @@
 
 use advcomp_models::Classifier;
 use burn::Tensor;
-use burn::tensor::{Device, Int};
+use burn::tensor::{Bool, Device, Int};
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{Attack, AttackError, AttackOutput, Norm};
@@ -179,8 +188,9 @@ impl Attack for DeepFool {
             let f = (logits.clone().gather(1, cand_rep) - logits.clone().gather(1, label_rep))
                 .reshape([others, na]);
             let g = grad.reshape([others, na, d]);
-            // Samples fooled at the current point stop here.
-            let still = ops::predictions(logits.slice([0..na, 0..classes])).equal(label_a);
+            // Samples fooled at the current point, with a margin well
+            // above float noise, stop here.
+            let still = not_robustly_fooled(logits.slice([0..na, 0..classes]), label_a, classes);
             let dual = match self.norm {
                 Norm::Linf => g.clone().abs().sum_dim(2),
                 _ => g.clone().square().sum_dim(2).sqrt(),
@@ -193,12 +203,15 @@ impl Attack for DeepFool {
                 .expand([others, na])
                 .equal(nearest.expand([others, na]))
                 .float();
-            let f_l = (f * pick.clone()).sum_dim(0).abs().add_scalar(1e-4);
-            let dual_l = (dual * pick.clone()).sum_dim(0);
+            // The distance to the nearest linearised boundary plus 1e-4, as
+            // the reference code and Foolbox add it (to the distance, not
+            // to the logit gap).
+            let dual_l = (dual * pick.clone()).sum_dim(0).add_scalar(ops::TINY);
+            let dist = ((f * pick.clone()).sum_dim(0).abs() / dual_l.clone()).add_scalar(1e-4);
             let w_l = (g * pick.reshape([others, na, 1])).sum_dim(0);
             let step = match self.norm {
-                Norm::Linf => w_l.sign() * (f_l / dual_l.add_scalar(ops::TINY)).reshape([1, na, 1]),
-                _ => w_l * (f_l / dual_l.square().add_scalar(ops::TINY)).reshape([1, na, 1]),
+                Norm::Linf => w_l.sign() * dist.reshape([1, na, 1]),
+                _ => w_l * (dist / dual_l).reshape([1, na, 1]),
             }
             .reshape([na, c, h, w])
                 * ops::per_sample(still.clone().float());
@@ -209,6 +222,30 @@ impl Attack for DeepFool {
         }
         Ok(p.context.finish(x, &p.goal))
     }
+}
+
+/// How far past the boundary DeepFool goes before it stops: another class
+/// must beat the label by `ROBUST_MARGIN · (1 + |Z_y|)` in the logits,
+/// about a thousand f32 rounding units of the logits' scale. A sample
+/// stopped the moment its prediction flips can be classified back by the
+/// same network in f64, or after any change in summation order; with
+/// clipping to `[0,1]` eating the overshoot, most would be.
+pub const ROBUST_MARGIN: f32 = 1e-4;
+
+/// `[n]`: whether each sample's logits `[n, classes]` do not yet put another
+/// class above `label` by [`ROBUST_MARGIN`].
+fn not_robustly_fooled(
+    logits: Tensor<2>,
+    labels: Tensor<1, Int>,
+    classes: usize,
+) -> Tensor<1, Bool> {
+    let n = labels.dims()[0];
+    let z_y = logits.clone().gather(1, labels.clone().reshape([n, 1]));
+    let z_other = logits
+        .mask_fill(ops::class_mask(labels, classes), f32::NEG_INFINITY)
+        .max_dim(1);
+    let needed = z_y.clone().abs().add_scalar(1.0).mul_scalar(ROBUST_MARGIN);
+    (z_other - z_y).lower_equal(needed).reshape([n])
 }
 
 const PARAMS: &[ParamDoc] = &[
@@ -239,7 +276,7 @@ inventory::submit! {
         params: PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
         canonical: registry::canonical_of::<DeepFoolConfig>,
-        version: 1,
+        version: 2, // 2: 1e-4 on the distance, robust stopping margin
         build: |p| Ok(Box::new(DeepFool::l2(registry::parse(p)?))),
     }
 }
@@ -255,7 +292,7 @@ inventory::submit! {
         params: PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
         canonical: registry::canonical_of::<DeepFoolConfig>,
-        version: 1,
+        version: 2, // 2: 1e-4 on the distance, robust stopping margin
         build: |p| Ok(Box::new(DeepFool::linf(registry::parse(p)?))),
     }
 }

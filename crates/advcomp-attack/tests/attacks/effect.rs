@@ -70,6 +70,37 @@ fn targeted_pgd_reaches_the_target() {
     assert!(s.success_rate >= 0.75, "{s:?}");
 }
 
+/// Every sample DeepFool returns as fooled is misclassified with the
+/// margin its documentation promises (1e-4 of the logits' scale,
+/// `ROBUST_MARGIN`), not on the boundary where float noise decides.
+fn assert_robustly_fooled(out: &AttackOutput, name: &str) {
+    use advcomp_models::Classifier;
+    const PROMISED: f32 = 1e-4;
+    let logits = floats(lenet().logits(out.adversarial.clone()));
+    let classes = 10;
+    // The labels `attack` used.
+    let labels = advcomp_attack::ops::host_i64(correct_digits(out.success.dims()[0], 1000).1);
+    for (i, success) in bools(out.success.clone()).into_iter().enumerate() {
+        if !success {
+            continue;
+        }
+        let z = &logits[i * classes..(i + 1) * classes];
+        let y = labels[i] as usize;
+        let other = (0..classes)
+            .filter(|&k| k != y)
+            .map(|k| z[k])
+            .fold(f32::MIN, f32::max);
+        let needed = PROMISED * (1.0 + z[y].abs());
+        // The final classification is a second forward pass over the same
+        // images: allow it float noise far below the margin.
+        assert!(
+            other - z[y] >= 0.5 * needed,
+            "{name} sample {i}: margin {} below {needed}",
+            other - z[y]
+        );
+    }
+}
+
 #[test]
 fn deepfool_finds_small_perturbations() {
     let (out, m, _) = attack("deepfool", json!({}), 12, false);
@@ -77,12 +108,14 @@ fn deepfool_finds_small_perturbations() {
     eprintln!("deepfool: {s:?}");
     assert!(s.success_rate >= 0.9, "{s:?}");
     assert!(s.l2.mean.unwrap() < 4.0, "{s:?}");
+    assert_robustly_fooled(&out, "deepfool");
 
     let (out, m, _) = attack("deepfool_linf", json!({}), 12, false);
     let s = m.summary(out.counters);
     eprintln!("deepfool_linf: {s:?}");
     assert!(s.success_rate >= 0.9, "{s:?}");
     assert!(s.linf.mean.unwrap() < 0.3, "{s:?}");
+    assert_robustly_fooled(&out, "deepfool_linf");
 }
 
 #[test]
