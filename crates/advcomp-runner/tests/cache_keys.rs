@@ -4,27 +4,14 @@
 //! a real change gives another key to exactly the steps it affects. Pure
 //! planning: nothing is trained.
 
-use advcomp_runner::Environment;
+mod support;
+
 use advcomp_runner::plan::{Plan, StepKind};
 use serde_json::Value;
-
-fn env() -> Environment {
-    Environment {
-        seed: 1,
-        data_fingerprint: "x".into(),
-        train_images: 100,
-        test_images: 100,
-        backend: "flex".into(),
-        advcomp_version: "test".into(),
-    }
-}
+use support::{plan_env, resolve};
 
 fn keys(text: &str) -> Vec<(String, String)> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s.scn");
-    std::fs::write(&file, text).unwrap();
-    let resolved = advcomp_runner::load(&file).unwrap().1;
-    Plan::compile(&resolved, &env())
+    Plan::compile(&resolve(text), &plan_env())
         .steps
         .iter()
         .map(|s| (kind(&s.kind).to_string(), s.key.clone()))

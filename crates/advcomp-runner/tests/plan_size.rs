@@ -2,27 +2,10 @@
 //! step limit is refused up front with the transfer that multiplies it
 //! (issue #11, item 3). Pure planning: nothing is trained.
 
-use advcomp_runner::Environment;
+mod support;
+
 use advcomp_runner::plan::{self, Plan};
-use advcomp_scenario::Resolved;
-
-fn resolve(text: &str) -> Resolved {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s.scn");
-    std::fs::write(&file, text).unwrap();
-    advcomp_runner::load(&file).unwrap().1
-}
-
-fn env() -> Environment {
-    Environment {
-        seed: 1,
-        data_fingerprint: "x".into(),
-        train_images: 100,
-        test_images: 100,
-        backend: "flex".into(),
-        advcomp_version: "test".into(),
-    }
-}
+use support::{plan_env as env, resolve};
 
 fn seeds(n: usize) -> String {
     let list: Vec<String> = (0..n).map(|i| i.to_string()).collect();

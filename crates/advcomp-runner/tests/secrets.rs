@@ -60,15 +60,7 @@ fn no_spelling_of_a_key_leaks_into_ids_plans_caches_or_reports() {
     );
 
     // The compiled plan (what `--dry-run` prints) and its Debug.
-    let env = advcomp_runner::Environment {
-        seed: 2,
-        data_fingerprint: "x".into(),
-        train_images: 200,
-        test_images: 20,
-        backend: "flex".into(),
-        advcomp_version: "test".into(),
-    };
-    let plan = Plan::compile(&resolved, &env);
+    let plan = Plan::compile(&resolved, &support::plan_env());
     assert_no_passphrase("the plan", &format!("{plan:?}"));
     assert_no_passphrase("the plan", &serde_json::to_string(&plan).unwrap());
     let labels: Vec<&str> = plan.steps.iter().map(|s| s.label.as_str()).collect();

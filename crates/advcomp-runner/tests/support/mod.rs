@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use advcomp_runner::RunOptions;
+use advcomp_runner::{Environment, RunOptions};
+use advcomp_scenario::Resolved;
 
 /// The CPU backend's device.
 pub fn cpu() -> burn::tensor::Device {
@@ -47,4 +48,26 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// An environment for planning only (nothing is run): fixed seed, data
+/// fingerprint, image counts and backend.
+pub fn plan_env() -> Environment {
+    Environment {
+        seed: 1,
+        data_fingerprint: "x".into(),
+        train_images: 100,
+        test_images: 100,
+        backend: "flex".into(),
+        advcomp_version: "test".into(),
+    }
+}
+
+/// Scenario `text` loaded (parsed, checked, validated) as `advcomp run`
+/// loads a file.
+pub fn resolve(text: &str) -> Resolved {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.scn");
+    std::fs::write(&file, text).unwrap();
+    advcomp_runner::load(&file).unwrap().1
 }
