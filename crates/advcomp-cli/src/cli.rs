@@ -278,6 +278,10 @@ pub struct CompressArgs {
     /// --weight-int-bits.
     #[arg(long, allow_negative_numbers = true)]
     pub act_int_bits: Option<i32>,
+    /// Quantise activations (ReLU outputs, never negative) in an unsigned
+    /// format: one more fraction bit than the signed default.
+    #[arg(long)]
+    pub act_unsigned: bool,
     /// Fine-tuning epochs after compressing (0: none).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub finetune: usize,

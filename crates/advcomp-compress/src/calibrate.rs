@@ -95,6 +95,11 @@ pub fn activation_formats(
         .into_iter()
         .map(|(name, h)| {
             let format = rule(config, bits, config.act_int_bits, &h);
+            let format = if config.act_signed {
+                format
+            } else {
+                format.unsigned()
+            };
             (name, format)
         })
         .collect()

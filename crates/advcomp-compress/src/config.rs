@@ -139,12 +139,25 @@ pub struct QuantConfig {
     /// `weight_int_bits`.
     #[serde(default)]
     pub act_int_bits: IntBits,
+    /// Activations in a signed format (default, as Mayo) or unsigned:
+    /// ReLU outputs are never negative, so unsigned spends the sign bit on
+    /// one more fraction bit over the same range.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub act_signed: bool,
     /// Dynamic fixed point: share of values allowed to saturate.
     #[serde(default = "default_overflow_rate")]
     pub overflow_rate: f64,
     /// Training images whose activations set the activation formats.
     #[serde(default = "default_calibration_images")]
     pub calibration_images: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_overflow_rate() -> f64 {
@@ -373,6 +386,12 @@ impl Step {
                             ),
                         ));
                     }
+                }
+                if !q.act_signed && q.act_bits.is_none() {
+                    return Err(ConfigError::field(
+                        "act_signed",
+                        "needs `act_bits` (activations stay in float without it)",
+                    ));
                 }
                 if field_given_without(q.act_int_bits, q.act_bits) {
                     return Err(ConfigError::field(

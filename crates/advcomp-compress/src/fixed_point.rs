@@ -28,13 +28,29 @@ pub const BITS: std::ops::RangeInclusive<u8> = 2..=16;
 /// that are finite and non-zero in `f32`, which [`fake_quant`] needs.
 pub const INTEGER_BITS: std::ops::RangeInclusive<i32> = -63..=65;
 
-/// A signed fixed-point format.
+/// A fixed-point format: signed (two's complement, Mayo's and the default)
+/// or unsigned (for ReLU outputs, which are never negative: the sign bit
+/// would be wasted, so at 2 bits a signed activation is 0 or one step while
+/// an unsigned one has four levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FixedPoint {
-    /// Total bits, sign included (2..=16).
+    /// Total bits, the sign's included when signed (2..=16).
     pub bits: u8,
     /// Fractional bits: the grid step is `2^-frac`.
     pub frac: i32,
+    /// Two's complement (codes `[-2^(bits-1), 2^(bits-1) - 1]`) or unsigned
+    /// (codes `[0, 2^bits - 1]`). Absent in files written before unsigned
+    /// formats existed, which were all signed.
+    #[serde(default = "signed_default", skip_serializing_if = "is_signed")]
+    pub signed: bool,
+}
+
+fn signed_default() -> bool {
+    true
+}
+
+fn is_signed(signed: &bool) -> bool {
+    *signed
 }
 
 impl FixedPoint {
@@ -43,19 +59,27 @@ impl FixedPoint {
         (-f64::from(self.frac)).exp2()
     }
 
-    /// Bits of the integer part, sign included (`bits - frac`).
+    /// Bits of the integer part, the sign's included when signed (`bits - frac`).
     pub fn integer_bits(self) -> i32 {
         i32::from(self.bits) - self.frac
     }
 
-    /// Smallest integer code, `-2^(bits-1)`.
+    /// Smallest integer code: `-2^(bits-1)`, or 0 unsigned.
     pub fn min_code(self) -> i64 {
-        -(1i64 << (self.bits - 1))
+        if self.signed {
+            -(1i64 << (self.bits - 1))
+        } else {
+            0
+        }
     }
 
-    /// Largest integer code, `2^(bits-1) - 1`.
+    /// Largest integer code: `2^(bits-1) - 1`, or `2^bits - 1` unsigned.
     pub fn max_code(self) -> i64 {
-        (1i64 << (self.bits - 1)) - 1
+        if self.signed {
+            (1i64 << (self.bits - 1)) - 1
+        } else {
+            (1i64 << self.bits) - 1
+        }
     }
 
     /// Smallest representable value.
@@ -84,6 +108,7 @@ impl FixedPoint {
         Self {
             bits,
             frac: i32::from(bits) - 1 - int_bits,
+            signed: true,
         }
     }
 
@@ -95,6 +120,22 @@ impl FixedPoint {
         Self {
             bits,
             frac: i32::from(bits) - int_bits,
+            signed: true,
+        }
+    }
+
+    /// The unsigned format of the same width and top of range: the sign bit
+    /// becomes one more fraction bit, so the grid is twice as fine (for
+    /// ReLU outputs). `with_integer_bits(b, n).unsigned()` covers `[0,
+    /// 2^(n-1))` like its signed original, with `n - 1` integer bits.
+    pub fn unsigned(self) -> Self {
+        if !self.signed {
+            return self;
+        }
+        Self {
+            frac: self.frac + 1,
+            signed: false,
+            ..self
         }
     }
 
@@ -130,6 +171,7 @@ impl FixedPoint {
                 Self {
                     bits,
                     frac: i32::from(bits) - 1 - int_bits,
+                    signed: true,
                 }
             }
         }
@@ -184,9 +226,11 @@ impl FixedPoint {
         code == code.round() && code >= self.min_code() as f64 && code <= self.max_code() as f64
     }
 
-    /// `Q<int>.<frac>` notation, e.g. `Q3.5` for 8 bits with 5 fractional.
+    /// `Q<int>.<frac>` notation, e.g. `Q3.5` for 8 bits with 5 fractional;
+    /// `UQ<int>.<frac>` unsigned.
     pub fn notation(self) -> String {
-        format!("Q{}.{}", self.integer_bits(), self.frac)
+        let u = if self.signed { "" } else { "U" };
+        format!("{u}Q{}.{}", self.integer_bits(), self.frac)
     }
 }
 
@@ -279,8 +323,8 @@ mod tests {
                 // And the grid is the finest that does: one more fractional
                 // bit would not cover it.
                 let finer = FixedPoint {
-                    bits,
                     frac: f.frac + 1,
+                    ..f
                 };
                 assert!(finer.max() + finer.step() < max, "{bits} bits, {max}");
             }
@@ -314,7 +358,16 @@ mod tests {
 
     #[test]
     fn check_names_the_bad_field() {
-        let bad = |bits, frac| FixedPoint { bits, frac }.check().unwrap_err().0;
+        let bad = |bits, frac| {
+            FixedPoint {
+                bits,
+                frac,
+                signed: true,
+            }
+            .check()
+            .unwrap_err()
+            .0
+        };
         assert_eq!(bad(0, 5000), "bits");
         assert_eq!(bad(200, 0), "bits");
         assert_eq!(bad(8, 5000), "frac");
@@ -323,7 +376,8 @@ mod tests {
         assert_eq!(
             FixedPoint {
                 bits: 8,
-                frac: 7 + 64
+                frac: 7 + 64,
+                signed: true,
             }
             .check(),
             Ok(())
@@ -332,7 +386,11 @@ mod tests {
 
     #[test]
     fn host_quantise_saturates_and_rounds_to_even() {
-        let f = FixedPoint { bits: 4, frac: 1 };
+        let f = FixedPoint {
+            bits: 4,
+            frac: 1,
+            signed: true,
+        };
         assert_eq!(f.quantise(0.25), 0.0);
         assert_eq!(f.quantise(0.75), 1.0);
         assert_eq!(f.quantise(100.0), 3.5);

@@ -92,6 +92,7 @@ const QUANT: &[(&str, Ty)] = &[
     ("int_bits", INT_BITS),
     ("weight_int_bits", INT_BITS),
     ("act_int_bits", INT_BITS),
+    ("act_signed", Ty::Bool),
 ];
 const DEFENCE: &[(&str, Ty)] = &[
     ("key", ANY_STR),

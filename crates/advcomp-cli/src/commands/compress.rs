@@ -120,6 +120,7 @@ fn steps(args: &CompressArgs) -> Result<Vec<Step>> {
             act_bits: args.act_bits,
             weight_int_bits: args.weight_int_bits.map_or(IntBits::Auto, IntBits::Fixed),
             act_int_bits: args.act_int_bits.map_or(IntBits::Auto, IntBits::Fixed),
+            act_signed: !args.act_unsigned,
             ..defaults
         }));
     }

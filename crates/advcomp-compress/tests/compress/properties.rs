@@ -70,8 +70,9 @@ proptest! {
         values in proptest::collection::vec(-4.0f32..4.0, 1..64),
         bits in 2u8..=8,
         frac in 0i32..6,
+        signed in any::<bool>(),
     ) {
-        let f = FixedPoint { bits, frac };
+        let f = FixedPoint { bits, frac, signed };
         let device = cpu().autodiff();
         let x = Tensor::<1>::from_floats(values.as_slice(), &device).require_grad();
         let y = fake_quant(x.clone(), f);
@@ -246,4 +247,50 @@ fn integer_bits_set_one_split_for_every_layer() {
     .and_then(|s| s.validate().map(|_| s))
     .unwrap_err();
     assert_eq!(err.field.as_deref(), Some("weight_int_bits"), "{err}");
+}
+
+/// ReLU outputs are never negative: at 2 bits a signed activation is 0 or
+/// one step (the sign bit is wasted), an unsigned one has four levels over
+/// the same range, and its values still lie on its grid.
+#[test]
+fn unsigned_activations_spend_the_sign_bit_on_the_grid() {
+    let levels = |signed: bool| {
+        let (model, _) = run(
+            &[step(
+                "quantise",
+                "fixed",
+                json!({ "bits": 2, "act_signed": signed, "calibration_images": 100 }),
+            )],
+            100,
+        );
+        let act = model.state.quant.as_ref().unwrap().act_formats.clone();
+        assert!(act.values().all(|f| f.signed == signed), "{act:?}");
+        let data = test(30);
+        let rows: Vec<usize> = (0..data.len()).collect();
+        let recorder = ActivationRecorder::all();
+        let hook = advcomp_models::HookChain::new()
+            .with(model.hook())
+            .with(&recorder);
+        let _ = model
+            .network
+            .forward_hooked(batch::images(&data, &rows, &cpu()), &hook);
+        let mut most = 0;
+        for (name, a) in recorder.take() {
+            let Some(f) = act.get(&name) else { continue };
+            let mut seen: Vec<f32> = Vec::new();
+            for v in a.flatten().into_data().try_into_vec_as::<f32>().unwrap() {
+                assert!(f.contains(f64::from(v)), "{name}: {v} not on {f:?}");
+                if !seen.contains(&v) {
+                    seen.push(v);
+                }
+            }
+            most = most.max(seen.len());
+        }
+        most
+    };
+    assert!(levels(true) <= 2);
+    assert!(
+        levels(false) > 2,
+        "an unsigned 2-bit layer uses more than two levels"
+    );
 }
