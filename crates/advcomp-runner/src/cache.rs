@@ -25,6 +25,18 @@ use crate::hash::KEY_HEX_LEN;
 /// The file every finished step directory holds last.
 pub const STEP_RECORD: &str = "step.json";
 
+/// How old a `.locking` file must be before a sweep takes it for a crash's.
+const STALE_LOCKING: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether `path` was last modified more than `age` ago.
+fn older_than(path: &Path, age: std::time::Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|e| e > age)
+}
+
 /// Staging directories of this process get distinct numbers.
 static STAGING_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -125,15 +137,17 @@ impl Cache {
         let mut removed = 0;
         for entry in entries.flatten() {
             let lock_path = entry.path();
-            let Some(stem) = lock_path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| {
-                    n.strip_suffix(".lock")
-                        .or_else(|| n.strip_suffix(".locking"))
-                })
-            else {
+            let Some(name) = lock_path.file_name().and_then(|n| n.to_str()) else {
                 continue;
+            };
+            // A `.locking` file is a lock between its creation and its
+            // owner's `flock`: microseconds, during which taking it would
+            // break the owner's staging. Only one left by a crash in that
+            // window (an hour old) is swept.
+            let stem = match (name.strip_suffix(".lock"), name.strip_suffix(".locking")) {
+                (Some(stem), _) => stem,
+                (None, Some(stem)) if older_than(&lock_path, STALE_LOCKING) => stem,
+                _ => continue,
             };
             let Ok(file) = OpenOptions::new().read(true).write(true).open(&lock_path) else {
                 continue;
@@ -320,12 +334,15 @@ mod tests {
         std::fs::create_dir_all(tmp.join("k-99999-0")).unwrap();
         std::fs::write(tmp.join("k-99999-0/partial"), "x").unwrap();
         std::fs::write(tmp.join("k-99999-0.lock"), "").unwrap();
-        // A directory without a lock file may be half created: left alone.
+        // A directory without a lock file may be half created: left alone,
+        // and so is a lock being taken right now.
         std::fs::create_dir_all(tmp.join("unknown")).unwrap();
+        std::fs::write(tmp.join("k-99999-1.locking"), "").unwrap();
         assert_eq!(cache.sweep_stale().unwrap(), 1);
         assert!(!tmp.join("k-99999-0").exists());
         assert!(!tmp.join("k-99999-0.lock").exists());
         assert!(tmp.join("unknown").exists());
+        assert!(tmp.join("k-99999-1.locking").exists());
     }
 
     #[test]
