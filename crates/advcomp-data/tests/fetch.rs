@@ -18,7 +18,7 @@ use advcomp_data::{
     DataError, DatasetKind, FetchOptions, FetchOutcome, RemoteFile, Unpack, fetch, fetch_files,
     load,
 };
-use common::{CIFAR_FILES, bundled, cifar_batch};
+use common::{CIFAR_FILES, bundled};
 use sha2::{Digest, Sha256};
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 that serves `routes` (path -> body),
@@ -347,22 +347,7 @@ fn file_urls_read_from_disk() {
 #[test]
 fn tar_gz_archive_is_extracted_and_loads_as_cifar() {
     // A miniature cifar-10-binary.tar.gz: same layout, two records per batch.
-    let mut tar = tar::Builder::new(Vec::new());
-    for (i, name) in CIFAR_FILES.iter().enumerate() {
-        let data = cifar_batch(i, 2);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{BATCHES_DIR}/{name}"), &data[..])
-            .unwrap();
-    }
-    let mut header = tar::Header::new_gnu();
-    header.set_size(5);
-    header.set_cksum();
-    tar.append_data(&mut header, "elsewhere.txt", &b"hello"[..])
-        .unwrap();
-    let archive = common::gzip(&tar.into_inner().unwrap());
+    let archive = common::gzip(&common::cifar_tar(2, "elsewhere.txt"));
 
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("mini-cifar.tar.gz"), &archive).unwrap();

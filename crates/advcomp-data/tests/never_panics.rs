@@ -209,31 +209,6 @@ fn mnist_set() -> [(&'static str, Vec<u8>); 4] {
     ]
 }
 
-/// A miniature `cifar-10-binary.tar.gz` before compression: one record per
-/// batch, plus a readme the extractor must skip.
-fn cifar_tar() -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (i, name) in CIFAR_FILES.iter().enumerate() {
-        let data = cifar_batch(i, 1);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{BATCHES_DIR}/{name}"), &data[..])
-            .unwrap();
-    }
-    let mut header = tar::Header::new_gnu();
-    header.set_size(5);
-    header.set_cksum();
-    tar.append_data(
-        &mut header,
-        format!("{BATCHES_DIR}/readme.html"),
-        &b"hello"[..],
-    )
-    .unwrap();
-    tar.into_inner().unwrap()
-}
-
 // ---------------------------------------------------------------- oracles
 
 /// Whether raw IDX images `content` is well-formed: the format's rules and
@@ -440,7 +415,7 @@ proptest! {
         ])),
         mutations in prop::collection::vec(mutation(), 0..3),
     ) {
-        let mut tar = cifar_tar();
+        let mut tar = common::cifar_tar(1, &format!("{BATCHES_DIR}/readme.html"));
         // A header field change that keeps the header valid: entry `i`'s
         // size, with the checksum recomputed.
         if let Some((i, size)) = tar_size {

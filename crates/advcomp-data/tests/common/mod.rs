@@ -159,3 +159,24 @@ pub fn gzip_then_garbage(content: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&[0xff; 64]);
     out
 }
+
+/// A miniature `cifar-10-binary.tar.gz` before compression: the six batch
+/// files of `records` records each under `cifar-10-batches-bin/`, plus a
+/// five-byte file at `extra` that the extractor must skip.
+pub fn cifar_tar(records: usize, extra: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (i, name) in CIFAR_FILES.iter().enumerate() {
+        let data = cifar_batch(i, records);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let path = format!("{}/{name}", advcomp_data::cifar::BATCHES_DIR);
+        tar.append_data(&mut header, path, &data[..]).unwrap();
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_cksum();
+    tar.append_data(&mut header, extra, &b"hello"[..]).unwrap();
+    tar.into_inner().unwrap()
+}
