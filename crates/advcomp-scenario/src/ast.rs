@@ -47,7 +47,7 @@ pub struct Statement {
     pub trailing: Option<String>,
 }
 
-/// The five kinds of statement.
+/// The six kinds of statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementKind {
     /// `key = value`
@@ -60,6 +60,8 @@ pub enum StatementKind {
     Attack(AttackDecl),
     /// `transfer SOURCES -> TARGETS using ATTACKS`
     Transfer(TransferDecl),
+    /// `expect CLAIM`
+    Expect(ExpectDecl),
 }
 
 /// A name as written, with its place.
@@ -183,6 +185,143 @@ pub enum AttackRefs {
     All(Span),
     /// `a, b, ...`: these attacks.
     Named(Vec<Ident>),
+}
+
+/// `expect CLAIM`: a finding the runner checks against the results.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectDecl {
+    /// `A > B`: two operands compared.
+    Compare {
+        /// The left side.
+        left: Operand,
+        /// The comparison.
+        op: CmpOp,
+        /// Where the comparison sign is.
+        op_span: Span,
+        /// The right side.
+        right: Operand,
+    },
+    /// `METRIC increasing along AXIS {params}`.
+    Trend {
+        /// The metric whose values form the series.
+        metric: MetricCall,
+        /// Which way it must go.
+        direction: Direction,
+        /// Where the direction word is.
+        direction_span: Span,
+        /// The sweep key the series is ordered by.
+        axis: Ident,
+        /// Options (`tolerance`).
+        params: Params,
+    },
+}
+
+/// A comparison sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `>=`
+    #[serde(rename = ">=")]
+    Ge,
+    /// `<=`
+    #[serde(rename = "<=")]
+    Le,
+}
+
+impl CmpOp {
+    /// The sign as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Gt => ">",
+            CmpOp::Lt => "<",
+            CmpOp::Ge => ">=",
+            CmpOp::Le => "<=",
+        }
+    }
+}
+
+/// The direction of a trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Rises as the axis value rises.
+    Increasing,
+    /// Falls as the axis value rises.
+    Decreasing,
+}
+
+impl Direction {
+    /// The word as written.
+    pub fn word(self) -> &'static str {
+        match self {
+            Direction::Increasing => "increasing",
+            Direction::Decreasing => "decreasing",
+        }
+    }
+}
+
+/// One side of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// A number written in the claim (an int or a float value).
+    Number(Value),
+    /// A metric of the results.
+    Metric(MetricCall),
+}
+
+/// `transfer(a -> b, fgsm)`: a metric and the models and attack it is of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricCall {
+    /// The metric's name.
+    pub name: Ident,
+    /// Its arguments, in order.
+    pub args: Vec<MetricArg>,
+    /// From the name to the closing parenthesis.
+    pub span: Span,
+}
+
+/// One argument of a metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricArg {
+    /// A model, variant or attack.
+    One(Reference),
+    /// `source -> target`.
+    Pair(Reference, Reference),
+}
+
+impl MetricArg {
+    /// From its first to its last character.
+    pub fn span(&self) -> Span {
+        match self {
+            MetricArg::One(r) => r.span,
+            MetricArg::Pair(a, b) => Span::new(a.span.start, b.span.end),
+        }
+    }
+}
+
+/// `pruned[density=0.1]`: a declared name narrowed by sweep values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// The declared name.
+    pub name: Ident,
+    /// `key=value` pairs (empty: every instance).
+    pub selector: Vec<Selection>,
+    /// From the name to the closing bracket.
+    pub span: Span,
+}
+
+/// `density=0.1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// The sweep key.
+    pub key: Ident,
+    /// The value it must have.
+    pub value: Value,
 }
 
 /// `{ name: value, ... }`; absent braces give an empty block.
@@ -310,6 +449,7 @@ impl Scenario {
                         AttackRefs::Named(v) => v.iter_mut().for_each(zero_ident),
                     }
                 }
+                StatementKind::Expect(e) => zero_expect(e),
             }
         }
         s
@@ -399,6 +539,21 @@ impl Scenario {
                     let _ = writeln!(out, "  targets {}", names(&t.targets));
                     let _ = writeln!(out, "  using {attacks}");
                 }
+                StatementKind::Expect(e) => {
+                    let mut claim = String::new();
+                    crate::format::statement(&mut claim, &st.kind);
+                    let _ = writeln!(out, "{claim} @{}", span(sp));
+                    for m in e.metrics() {
+                        let _ = writeln!(out, "  metric {} @{}", m.name.name, span(m.span));
+                        for a in &m.args {
+                            let _ = writeln!(out, "    arg @{}", span(a.span()));
+                        }
+                    }
+                    if let ExpectDecl::Trend { axis, params, .. } = e {
+                        let _ = writeln!(out, "  along {} @{}", axis.name, span(axis.span));
+                        tree_params(&mut out, 1, params);
+                    }
+                }
             }
             if let Some(c) = &st.trailing {
                 let _ = writeln!(out, "  #{c}");
@@ -460,6 +615,76 @@ fn tree_value_inline(out: &mut String, v: &Value) {
         }
     }
     let _ = write!(out, " @{}", span(v.span));
+}
+
+impl ExpectDecl {
+    /// The metrics the claim names, left to right.
+    pub fn metrics(&self) -> Vec<&MetricCall> {
+        match self {
+            ExpectDecl::Compare { left, right, .. } => [left, right]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric(m) => Some(m),
+                    Operand::Number(_) => None,
+                })
+                .collect(),
+            ExpectDecl::Trend { metric, .. } => vec![metric],
+        }
+    }
+}
+
+fn zero_expect(e: &mut ExpectDecl) {
+    fn reference(r: &mut Reference) {
+        r.span = Span::default();
+        zero_ident(&mut r.name);
+        for s in &mut r.selector {
+            zero_ident(&mut s.key);
+            zero_value(&mut s.value);
+        }
+    }
+    fn metric(m: &mut MetricCall) {
+        m.span = Span::default();
+        zero_ident(&mut m.name);
+        for a in &mut m.args {
+            match a {
+                MetricArg::One(r) => reference(r),
+                MetricArg::Pair(x, y) => {
+                    reference(x);
+                    reference(y);
+                }
+            }
+        }
+    }
+    fn operand(o: &mut Operand) {
+        match o {
+            Operand::Number(v) => zero_value(v),
+            Operand::Metric(m) => metric(m),
+        }
+    }
+    match e {
+        ExpectDecl::Compare {
+            left,
+            op_span,
+            right,
+            ..
+        } => {
+            operand(left);
+            operand(right);
+            *op_span = Span::default();
+        }
+        ExpectDecl::Trend {
+            metric: m,
+            direction_span,
+            axis,
+            params,
+            ..
+        } => {
+            metric(m);
+            *direction_span = Span::default();
+            zero_ident(axis);
+            zero_params(params);
+        }
+    }
 }
 
 fn zero_ident(i: &mut Ident) {

@@ -22,8 +22,11 @@ use crate::resolved::{ModelInstance, Resolved, Transfer};
 use crate::settings;
 use crate::span::{SourceFile, Span};
 
+mod claims;
 mod instances;
 mod params;
+
+pub use claims::is_seed_key;
 
 /// Attack parameters that are run options, not attack hyper-parameters:
 /// stripped into [`AttackInstance::images`](crate::AttackInstance::images) /
@@ -178,6 +181,17 @@ impl<'a> Checker<'a> {
         for t in &transfers {
             self.check_transfer(t, &by_name, &decls);
         }
+        let expects: Vec<(&ExpectDecl, Span)> = ast
+            .statements
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StatementKind::Expect(e) => Some((e, s.span)),
+                _ => None,
+            })
+            .collect();
+        for (e, _) in &expects {
+            self.check_expect_names(e, &by_name, &decls);
+        }
         if transfers.is_empty() {
             let (span, message, label) = match ast.statements.last() {
                 None => (
@@ -250,6 +264,11 @@ impl<'a> Checker<'a> {
                     attacks,
                 }
             })
+            .collect::<Vec<_>>();
+        let produced = claims::Produced::new(&models, &transfers);
+        let claims = expects
+            .iter()
+            .filter_map(|(e, span)| self.resolve_claim(e, *span, &models, &attacks, &produced))
             .collect();
         if self.diags.has_errors() {
             let mut diags = std::mem::take(&mut self.diags);
@@ -261,6 +280,7 @@ impl<'a> Checker<'a> {
             models,
             attacks,
             transfers,
+            claims,
             secrets: Default::default(),
         })
     }

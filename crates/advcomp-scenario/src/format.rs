@@ -134,7 +134,79 @@ pub fn statement(out: &mut String, kind: &StatementKind) {
                 names(&t.targets)
             );
         }
+        StatementKind::Expect(e) => {
+            out.push_str("expect ");
+            claim(out, e);
+        }
     }
+}
+
+/// A claim as written after `expect`, in canonical form: also the label
+/// results and reports give it (built from the concealed tree, so it never
+/// holds a passphrase).
+pub fn claim(out: &mut String, e: &ExpectDecl) {
+    match e {
+        ExpectDecl::Compare {
+            left, op, right, ..
+        } => {
+            operand(out, left);
+            let _ = write!(out, " {} ", op.symbol());
+            operand(out, right);
+        }
+        ExpectDecl::Trend {
+            metric: m,
+            direction,
+            axis,
+            params: p,
+            ..
+        } => {
+            metric(out, m);
+            let _ = write!(out, " {} along {}", direction.word(), axis.name);
+            params(out, p);
+        }
+    }
+}
+
+fn operand(out: &mut String, o: &Operand) {
+    match o {
+        Operand::Number(v) => value(out, v),
+        Operand::Metric(m) => metric(out, m),
+    }
+}
+
+/// `transfer(a -> b[density=0.1], fgsm)`.
+pub fn metric(out: &mut String, m: &MetricCall) {
+    let _ = write!(out, "{}(", m.name.name);
+    for (i, a) in m.args.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match a {
+            MetricArg::One(r) => reference(out, r),
+            MetricArg::Pair(x, y) => {
+                reference(out, x);
+                out.push_str(" -> ");
+                reference(out, y);
+            }
+        }
+    }
+    out.push(')');
+}
+
+fn reference(out: &mut String, r: &Reference) {
+    out.push_str(&r.name.name);
+    if r.selector.is_empty() {
+        return;
+    }
+    out.push('[');
+    for (i, s) in r.selector.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{}=", s.key.name);
+        value(out, &s.value);
+    }
+    out.push(']');
 }
 
 fn params(out: &mut String, p: &Params) {

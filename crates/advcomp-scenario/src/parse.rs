@@ -92,6 +92,10 @@ fn is_token(rule: Rule) -> bool {
             | Rule::kw_prune
             | Rule::kw_quantise
             | Rule::kw_finetune
+            | Rule::kw_expect
+            | Rule::kw_along
+            | Rule::lparen
+            | Rule::rparen
     )
 }
 
@@ -175,6 +179,10 @@ impl Builder<'_> {
                     attack,
                     params,
                 })
+            }
+            Rule::expect_decl => {
+                // expect_decl = kw_expect ~ (trend | comparison)
+                StatementKind::Expect(self.claim(p[0].clone()))
             }
             _ => {
                 // transfer_decl: name_list, name_list, attack_list
@@ -263,6 +271,101 @@ impl Builder<'_> {
         }
     }
 
+    fn claim(&mut self, pair: Pair<'_, Rule>) -> ExpectDecl {
+        let rule = pair.as_rule();
+        let p = parts(pair);
+        if rule == Rule::trend {
+            // trend = metric ~ direction ~ kw_along ~ axis ~ params?
+            let axis = self.ident(&p[2]);
+            let params = match p.get(3) {
+                Some(x) => self.params(x.clone()),
+                None => Params {
+                    entries: vec![],
+                    span: Span::new(axis.span.end, axis.span.end),
+                },
+            };
+            return ExpectDecl::Trend {
+                metric: self.metric(p[0].clone()),
+                direction: if p[1].as_str() == "increasing" {
+                    Direction::Increasing
+                } else {
+                    Direction::Decreasing
+                },
+                direction_span: p[1].as_span().into(),
+                axis,
+                params,
+            };
+        }
+        // comparison = operand ~ cmp_op ~ operand
+        let op = match p[1].as_str() {
+            ">" => CmpOp::Gt,
+            "<" => CmpOp::Lt,
+            ">=" => CmpOp::Ge,
+            _ => CmpOp::Le,
+        };
+        ExpectDecl::Compare {
+            left: self.operand(p[0].clone()),
+            op,
+            op_span: p[1].as_span().into(),
+            right: self.operand(p[2].clone()),
+        }
+    }
+
+    fn operand(&mut self, pair: Pair<'_, Rule>) -> Operand {
+        match pair.as_rule() {
+            Rule::metric => Operand::Metric(self.metric(pair)),
+            _ => Operand::Number(self.value(pair)),
+        }
+    }
+
+    fn metric(&mut self, pair: Pair<'_, Rule>) -> MetricCall {
+        let span = self.span(&pair);
+        let mut p = parts(pair).into_iter();
+        let name = p.next().map_or_else(unreachable_ident, |n| self.ident(&n));
+        let args = p
+            .filter(|a| a.as_rule() != Rule::comma)
+            .map(|a| {
+                if a.as_rule() == Rule::model_pair {
+                    let mut r = parts(a).into_iter();
+                    let x = r.next().map(|x| self.reference(x));
+                    let y = r.next().map(|y| self.reference(y));
+                    match (x, y) {
+                        (Some(x), Some(y)) => MetricArg::Pair(x, y),
+                        _ => MetricArg::One(unreachable_reference()),
+                    }
+                } else {
+                    MetricArg::One(self.reference(a))
+                }
+            })
+            .collect();
+        MetricCall { name, args, span }
+    }
+
+    fn reference(&mut self, pair: Pair<'_, Rule>) -> Reference {
+        let span = self.span(&pair);
+        let mut p = parts(pair).into_iter();
+        let name = p.next().map_or_else(unreachable_ident, |n| self.ident(&n));
+        let selector = p
+            .next()
+            .map(|sel| {
+                parts(sel)
+                    .into_iter()
+                    .map(|s| {
+                        let mut kv = parts(s).into_iter();
+                        let key = kv.next().map_or_else(unreachable_ident, |k| self.ident(&k));
+                        let value = kv.next().map_or_else(unreachable_value, |v| self.value(v));
+                        Selection { key, value }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Reference {
+            name,
+            selector,
+            span,
+        }
+    }
+
     fn params(&mut self, pair: Pair<'_, Rule>) -> Params {
         let span = pair.as_span().into();
         let entries = parts(pair)
@@ -333,6 +436,14 @@ impl Builder<'_> {
 fn unreachable_ident() -> Ident {
     Ident {
         name: String::new(),
+        span: Span::default(),
+    }
+}
+
+fn unreachable_reference() -> Reference {
+    Reference {
+        name: unreachable_ident(),
+        selector: Vec::new(),
         span: Span::default(),
     }
 }
@@ -488,11 +599,14 @@ fn describe_expected(positives: &[Rule]) -> Option<String> {
     let mut words: Vec<&str> = Vec::new();
     for &r in positives {
         let w = match r {
-            Rule::kw_model | Rule::kw_variant | Rule::kw_attack | Rule::kw_transfer => {
-                "a statement (`model`, `variant`, `attack`, `transfer` or a setting `key = value`)"
-            }
-            Rule::scenario | Rule::prefix => {
-                "a statement (`model`, `variant`, `attack`, `transfer` or a setting `key = value`)"
+            Rule::kw_model
+            | Rule::kw_variant
+            | Rule::kw_attack
+            | Rule::kw_transfer
+            | Rule::kw_expect
+            | Rule::scenario
+            | Rule::prefix => {
+                "a statement (`model`, `variant`, `attack`, `transfer`, `expect` or a setting `key = value`)"
             }
             Rule::name | Rule::setting | Rule::EOI if statement_start => continue,
             Rule::EOI => "end of file",
@@ -517,6 +631,17 @@ fn describe_expected(positives: &[Rule]) -> Option<String> {
             Rule::comma => "`,`",
             Rule::arrow => "`->`",
             Rule::quote | Rule::string_text => "`\"`",
+            Rule::metric | Rule::metric_name | Rule::comparison | Rule::trend => {
+                "a metric (`transfer(a -> b, attack)`, `success(m, attack)`, ...)"
+            }
+            Rule::metric_arg | Rule::model_pair | Rule::reference => "a model or attack name",
+            Rule::selector => "`[`",
+            Rule::selection | Rule::axis => "a sweep key",
+            Rule::cmp_op => "a comparison (`>`, `<`, `>=` or `<=`)",
+            Rule::direction => "`increasing` or `decreasing`",
+            Rule::kw_along => "`along`",
+            Rule::lparen => "`(`",
+            Rule::rparen => "`)`",
             _ => "something else",
         };
         if !words.contains(&w) {
@@ -566,6 +691,9 @@ fn statement_context(text: &str, pos: usize) -> Option<&'static str> {
         "attack" => "an attack is written `attack NAME = REGISTRY_NAME { key: value, ... }`",
         "transfer" => {
             "a transfer is written `transfer SOURCE, ... -> TARGET, ... using ATTACK, ...` (or `using all`)"
+        }
+        "expect" => {
+            "a claim is written `expect METRIC(...) > METRIC(...)` (or `<`, `>=`, `<=`, or a number on one side) or `expect METRIC(...) increasing along AXIS { tolerance: 0.01 }`"
         }
         w if !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit() || c == '-') => {
             "a setting is written `key = value`"

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::ast::StepOp;
+pub use crate::ast::{CmpOp, Direction, StepOp};
 use crate::secret::Secrets;
 
 /// A checked, expanded scenario.
@@ -24,6 +24,10 @@ pub struct Resolved {
     pub attacks: Vec<AttackInstance>,
     /// The transfer experiments, in declaration order.
     pub transfers: Vec<Transfer>,
+    /// The `expect` claims, in declaration order, each resolved to the
+    /// numbers it compares (absent from plans of scenarios without one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Claim>,
     /// The passphrases behind the stand-ins in the parameters above. Never
     /// serialised: a plan written to disk holds stand-ins only.
     #[serde(skip)]
@@ -126,6 +130,10 @@ pub struct AttackInstance {
     pub images: Option<usize>,
     /// Images per attack batch (`None`: the `batch_size` setting).
     pub batch_size: Option<usize>,
+    /// The sweep values that picked this instance (empty for an attack
+    /// declared without a list).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Value>,
 }
 
 /// Adversarial samples made on every source with every attack, evaluated
@@ -138,4 +146,166 @@ pub struct Transfer {
     pub targets: Vec<String>,
     /// Attack instances.
     pub attacks: Vec<String>,
+}
+
+/// An `expect` statement, resolved: every number it needs named by the
+/// instances and attack it comes from, grouped the way the verdict reads
+/// them. The runner looks the numbers up and judges (see
+/// `docs/scenario-language.md#claims`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The claim in canonical form (its label in results and reports).
+    pub text: String,
+    /// The line of the `expect` statement in the scenario file.
+    pub line: usize,
+    /// What it states.
+    #[serde(flatten)]
+    pub kind: ClaimKind,
+}
+
+/// The two kinds of claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ClaimKind {
+    /// `A op B`, once per combination of the free sweep values (a claim
+    /// over a sweep holds when it holds at every point).
+    Compare {
+        /// The comparison.
+        op: CmpOp,
+        /// One case per combination of free sweep values.
+        cases: Vec<CompareCase>,
+    },
+    /// A series along a sweep axis rises or falls.
+    Trend {
+        /// Which way.
+        direction: Direction,
+        /// The sweep key the series is ordered by.
+        axis: String,
+        /// A step against the direction smaller than this is forgiven.
+        tolerance: f64,
+        /// One series per combination of the other free sweep values.
+        series: Vec<TrendSeries>,
+    },
+}
+
+/// One point of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareCase {
+    /// The free sweep values of this case (empty: the claim names single
+    /// instances).
+    pub at: BTreeMap<String, Value>,
+    /// The left side.
+    pub left: Side,
+    /// The right side.
+    pub right: Side,
+}
+
+/// One side of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// A number written in the claim.
+    Number(f64),
+    /// A metric measured once per seed (one draw when nothing sweeps a
+    /// seed); the side's value is their mean, with a confidence interval.
+    Draws(Vec<Lookup>),
+}
+
+/// One series of a trend claim.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendSeries {
+    /// The other free sweep values this series is at.
+    pub at: BTreeMap<String, Value>,
+    /// The points, in increasing axis value.
+    pub points: Vec<TrendPoint>,
+}
+
+/// One point of a trend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    /// The axis value.
+    pub x: f64,
+    /// The metric, once per seed.
+    pub draws: Vec<Lookup>,
+}
+
+/// One number of the results: a metric of a model instance (and, for
+/// transfer, a target instance) under an attack instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookup {
+    /// Which number.
+    pub metric: Metric,
+    /// The model instance (the source, for transfer).
+    pub model: String,
+    /// The target instance (transfer only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The attack instance (attack metrics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<String>,
+    /// The seed sweep values of this draw (empty: no seed is swept).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seeds: BTreeMap<String, Value>,
+}
+
+/// The metrics a claim can name (`docs/metrics.md` defines each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// `transfer(source -> target, attack)`: the transfer rate.
+    Transfer,
+    /// `success(model, attack)`: white-box success rate.
+    Success,
+    /// `accuracy(model)`: clean test accuracy.
+    Accuracy,
+    /// `robust_accuracy(model, attack)`: accuracy under the white-box attack.
+    RobustAccuracy,
+    /// `density(model)`: the share of weights kept.
+    Density,
+}
+
+impl Metric {
+    /// Every metric, in the order the docs list them.
+    pub const ALL: [Metric; 5] = [
+        Metric::Transfer,
+        Metric::Success,
+        Metric::Accuracy,
+        Metric::RobustAccuracy,
+        Metric::Density,
+    ];
+
+    /// Its name in the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Transfer => "transfer",
+            Metric::Success => "success",
+            Metric::Accuracy => "accuracy",
+            Metric::RobustAccuracy => "robust_accuracy",
+            Metric::Density => "density",
+        }
+    }
+
+    /// How it is called: `transfer(SOURCE -> TARGET, ATTACK)`.
+    pub fn signature(self) -> &'static str {
+        match self {
+            Metric::Transfer => "transfer(SOURCE -> TARGET, ATTACK)",
+            Metric::Success => "success(MODEL, ATTACK)",
+            Metric::Accuracy => "accuracy(MODEL)",
+            Metric::RobustAccuracy => "robust_accuracy(MODEL, ATTACK)",
+            Metric::Density => "density(MODEL)",
+        }
+    }
+
+    /// Whether it takes a `source -> target` pair (else one model).
+    pub fn takes_pair(self) -> bool {
+        self == Metric::Transfer
+    }
+
+    /// Whether it takes an attack after the model(s).
+    pub fn takes_attack(self) -> bool {
+        matches!(
+            self,
+            Metric::Transfer | Metric::Success | Metric::RobustAccuracy
+        )
+    }
 }

@@ -19,7 +19,10 @@ use std::fmt;
 
 use serde_json::{Map, Value as Json};
 
-use crate::ast::{Params, Scenario, StatementKind, StepOp, ValueKind};
+use crate::ast::{
+    ExpectDecl, MetricArg, MetricCall, Operand, Params, Reference, Scenario, StatementKind, StepOp,
+    ValueKind,
+};
 use crate::catalog::{Catalog, Kind};
 
 /// One secret value (a passphrase). Only [`Secret::expose`] gives it out.
@@ -137,7 +140,51 @@ pub fn conceal(ast: &mut Scenario, catalog: &dyn Catalog) -> Secrets {
             _ => {}
         }
     }
+    // A claim may select an instance by its passphrase
+    // (`keyed[key="k1"]`): the selector gets the stand-in the instance id
+    // has. Done after every block, since a claim may precede the model.
+    for st in &mut ast.statements {
+        let StatementKind::Expect(e) = &mut st.kind else {
+            continue;
+        };
+        for r in claim_references(e) {
+            for sel in &mut r.selector {
+                if let ValueKind::Str(v) = &mut sel.value.kind
+                    && let Some((stand_in, _)) = secrets.0.iter().find(|(_, s)| s.0 == *v)
+                {
+                    *v = stand_in.clone();
+                }
+            }
+        }
+    }
     secrets
+}
+
+/// Every reference of a claim, mutably.
+fn claim_references(e: &mut ExpectDecl) -> Vec<&mut Reference> {
+    let metrics: Vec<&mut MetricCall> = match e {
+        ExpectDecl::Compare { left, right, .. } => [left, right]
+            .into_iter()
+            .filter_map(|o| match o {
+                Operand::Metric(m) => Some(m),
+                Operand::Number(_) => None,
+            })
+            .collect(),
+        ExpectDecl::Trend { metric, .. } => vec![metric],
+    };
+    let mut out = Vec::new();
+    for m in metrics {
+        for a in &mut m.args {
+            match a {
+                MetricArg::One(r) => out.push(r),
+                MetricArg::Pair(x, y) => {
+                    out.push(x);
+                    out.push(y);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn conceal_block(

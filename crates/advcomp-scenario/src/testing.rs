@@ -43,6 +43,12 @@ const UNIT: Ty = Ty::Float {
     max: 1.0,
 };
 const BITS: Ty = Ty::Int(2, 16);
+/// Any number (DNS's `alpha`).
+const REAL: Ty = Ty::Float {
+    min: f64::MIN,
+    open: false,
+    max: f64::MAX,
+};
 const ANY_STR: Ty = Ty::Str(&[]);
 
 /// One entry of the catalog: canonical name, aliases, parameters.
@@ -80,6 +86,14 @@ const DEEPFOOL: &[(&str, Ty)] = &[
 ];
 const PRUNE: &[(&str, Ty)] = &[
     ("density", UNIT),
+    ("scope", Ty::Str(&["layer", "global"])),
+    ("schedule", Ty::Str(&["oneshot", "gradual"])),
+];
+/// Dynamic Network Surgery: `density`, or instead its threshold `alpha`
+/// (any real number; the real catalogue refuses both or neither).
+const DNS: &[(&str, Ty)] = &[
+    ("density", UNIT),
+    ("alpha", REAL),
     ("scope", Ty::Str(&["layer", "global"])),
     ("schedule", Ty::Str(&["oneshot", "gradual"])),
 ];
@@ -224,7 +238,7 @@ const ENTRIES: &[Entry] = &[
         kind: Kind::Prune,
         name: "dns",
         aliases: &[],
-        params: PRUNE,
+        params: DNS,
     },
     Entry {
         kind: Kind::Prune,
@@ -260,7 +274,12 @@ const ENTRIES: &[Entry] = &[
         kind: Kind::Finetune,
         name: "finetune",
         aliases: &[],
-        params: &[("epochs", NAT), ("lr", POS)],
+        params: &[
+            ("epochs", NAT),
+            ("lr", POS),
+            ("batch_size", POS_INT),
+            ("seed", NAT),
+        ],
     },
     Entry {
         kind: Kind::Defence,

@@ -327,6 +327,42 @@ fn transfer_decl() {
 }
 
 #[test]
+fn expect_decl_compares_metrics_or_follows_a_trend() {
+    insta::assert_snapshot!(
+        "rule_expect_decl_compare",
+        dump(
+            Rule::expect_decl,
+            "expect transfer(p[density=0.1] -> base, ifgsm) >= 0.5"
+        )
+    );
+    insta::assert_snapshot!(
+        "rule_expect_decl_trend",
+        dump(
+            Rule::expect_decl,
+            "expect success(p, fgsm) decreasing along finetune.epochs { tolerance: 0.02 }"
+        )
+    );
+    for ok in [
+        "expect accuracy(base) > 0.9",
+        "expect 0.9 < accuracy(base)",
+        "expect density(p) <= 0.5",
+        "expect transfer(a->b, x) < transfer(b->a, x)",
+        "expect success(p[key=\"k1\", bits=8], fgsm) > 0",
+    ] {
+        assert!(accepts(Rule::expect_decl, ok), "{ok}");
+    }
+    for bad in [
+        "expect accuracy(base) = 0.9",
+        "expect accuracy(base) increasing",
+        "expect accuracy(base) rising along bits",
+        "expect accuracy(base > 0.9",
+        "expect 0.9",
+    ] {
+        assert!(!accepts(Rule::expect_decl, bad), "{bad}");
+    }
+}
+
+#[test]
 fn scenario_accepts_statements_in_any_order_and_across_lines() {
     let text = "transfer base -> p using all\nmodel base = lenet5 {\n  epochs: 8, # eight\n}\nseed = 1\nvariant p = base\n  | prune magnitude { density: 0.5 }\nattack a = fgsm\n";
     assert!(accepts(Rule::scenario, text));
@@ -346,6 +382,10 @@ fn keywords_and_punctuation_are_rules_so_errors_can_name_them() {
         (Rule::kw_quantise, "quantize"),
         (Rule::kw_finetune, "finetune"),
         (Rule::kw_all, "all"),
+        (Rule::kw_expect, "expect"),
+        (Rule::kw_along, "along"),
+        (Rule::lparen, "("),
+        (Rule::rparen, ")"),
         (Rule::eq, "="),
         (Rule::colon, ":"),
         (Rule::comma, ","),

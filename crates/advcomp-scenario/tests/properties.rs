@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 const KEYWORDS: &[&str] = &[
     "model", "variant", "attack", "transfer", "using", "defend", "prune", "quantise", "quantize",
-    "finetune", "all", "true", "false",
+    "finetune", "expect", "all", "true", "false",
 ];
 
 fn ident_text() -> impl Strategy<Value = String> {
@@ -136,6 +136,95 @@ fn declaration() -> impl Strategy<Value = StatementKind> {
     ]
 }
 
+fn ident() -> impl Strategy<Value = Ident> {
+    ident_text().prop_map(|name| Ident {
+        name,
+        span: Span::default(),
+    })
+}
+
+fn reference() -> impl Strategy<Value = Reference> {
+    let selection = (
+        ident(),
+        prop::option::of(ident_text()),
+        scalar().prop_filter("one-line strings only", |v| match v {
+            ValueKind::Str(s) => !s.contains(['\n', '\r']),
+            _ => true,
+        }),
+    )
+        .prop_map(|(key, sub, kind)| Selection {
+            key: Ident {
+                name: match sub {
+                    Some(sub) => format!("{}.{sub}", key.name),
+                    None => key.name,
+                },
+                span: Span::default(),
+            },
+            value: Value {
+                kind,
+                span: Span::default(),
+            },
+        });
+    (name(), prop::collection::vec(selection, 0..3)).prop_map(|(name, selector)| Reference {
+        name,
+        selector,
+        span: Span::default(),
+    })
+}
+
+fn metric() -> impl Strategy<Value = MetricCall> {
+    let arg = prop_oneof![
+        reference().prop_map(MetricArg::One),
+        (reference(), reference()).prop_map(|(a, b)| MetricArg::Pair(a, b)),
+    ];
+    (ident(), prop::collection::vec(arg, 0..3)).prop_map(|(name, args)| MetricCall {
+        name,
+        args,
+        span: Span::default(),
+    })
+}
+
+fn operand() -> impl Strategy<Value = Operand> {
+    prop_oneof![
+        metric().prop_map(Operand::Metric),
+        prop_oneof![
+            any::<i64>().prop_map(ValueKind::Int),
+            (-1000i32..1000).prop_map(|m| ValueKind::Float(f64::from(m) / 100.0)),
+        ]
+        .prop_map(|kind| Operand::Number(Value {
+            kind,
+            span: Span::default(),
+        })),
+    ]
+}
+
+fn claim() -> impl Strategy<Value = StatementKind> {
+    prop_oneof![
+        (operand(), 0..4u8, operand()).prop_map(|(left, op, right)| {
+            let op = [CmpOp::Gt, CmpOp::Lt, CmpOp::Ge, CmpOp::Le][op as usize];
+            StatementKind::Expect(ExpectDecl::Compare {
+                left,
+                op,
+                op_span: Span::default(),
+                right,
+            })
+        }),
+        (metric(), any::<bool>(), ident(), params()).prop_map(|(metric, up, axis, params)| {
+            StatementKind::Expect(ExpectDecl::Trend {
+                metric,
+                direction: if up {
+                    Direction::Increasing
+                } else {
+                    Direction::Decreasing
+                },
+                direction_span: Span::default(),
+                axis,
+                params,
+            })
+        }),
+    ]
+}
+
 fn setting() -> impl Strategy<Value = StatementKind> {
     (name(), value()).prop_map(|(key, value)| StatementKind::Setting(Setting { key, value }))
 }
@@ -188,7 +277,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     (
         trivia(),
         prop::collection::vec(statement(setting()), 0..4),
-        prop::collection::vec(statement(declaration()), 0..6),
+        prop::collection::vec(
+            statement(prop_oneof![4 => declaration(), 1 => claim()]),
+            0..6,
+        ),
         trivia(),
     )
         .prop_map(|(mut header, settings, decls, mut trailing)| {
@@ -257,6 +349,8 @@ proptest! {
             Just("bits"), Just("epsilon"), Just("seed"), Just("="), Just("|"), Just("->"), Just(","),
             Just("{"), Just("}"), Just("["), Just("]"), Just(":"), Just("0.5"), Just("-1"), Just("8"),
             Just("\"s\""), Just("\n"), Just("# c\n"), Just("1e999"), Just("99999999999999999999"),
+            Just("expect"), Just("("), Just(")"), Just(">"), Just("<="), Just("along"), Just("increasing"),
+            Just("success"), Just("accuracy"), Just("density=0.5"), Just("."),
         ], 0..40)
     ) {
         let text = parts.join(" ");

@@ -192,6 +192,7 @@ impl<'a> Checker<'a> {
                     params,
                     images,
                     batch_size,
+                    sweep: sweep.into_iter().collect(),
                 }
             })
             .collect()
