@@ -324,6 +324,10 @@ pub struct RunScenarioArgs {
     /// grows quadratically); raise it for a deliberately huge study.
     #[arg(long, value_name = "N", default_value_t = advcomp_runner::plan::DEFAULT_MAX_STEPS)]
     pub max_steps: usize,
+    /// Exit with a failure status unless every `expect` claim holds (a
+    /// failing or inconclusive claim fails the run, e.g. in CI).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -97,6 +97,50 @@ fn a_killed_run_resumes_to_the_same_numbers() {
 }
 
 #[test]
+fn claims_are_printed_and_strict_fails_the_run_unless_all_hold() {
+    let d = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{SCENARIO}\nexpect accuracy(base) > 0.2\nexpect accuracy(base) > 1.0\nexpect success(pruned, fgsm) > 0\n"
+    );
+    std::fs::write(d.path().join("s.scn"), text).unwrap();
+    let o = advcomp(d.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("✅ holds  accuracy(base) > 0.2  (line 15)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("❌ fails  accuracy(base) > 1.0  (line 16)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("success(pruned, fgsm) > 0"), "{stdout}");
+    let results = numbers(d.path());
+    assert_eq!(results["claims"][1]["verdict"], "fails", "{results}");
+    assert_eq!(results["claims"][1]["cases"][0]["right"]["mean"], 1.0);
+
+    // --strict: the same (cached) run fails, and says why.
+    let o = advcomp(
+        d.path(),
+        &["run", "s.scn", "--data", &bundled(), "-q", "--strict"],
+    );
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("1 of 3 claims do not hold"), "{stderr}");
+
+    // A claim naming a number the run does not make is a check error.
+    std::fs::write(
+        d.path().join("bad.scn"),
+        format!("{SCENARIO}expect transfer(base -> base, fgsm) > 0\n"),
+    )
+    .unwrap();
+    let o = advcomp(d.path(), &["check", "bad.scn"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("bad.scn:14:8"), "{stderr}");
+}
+
+#[test]
 fn check_and_fmt_report_errors_with_line_and_column() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(

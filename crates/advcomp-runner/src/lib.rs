@@ -14,7 +14,7 @@
 //!   only a `defend` step's key derivation reveals them.
 //! - [`results`]: the transfer metric and the other numbers, from the
 //!   artifacts; [`report`] and [`plots`] turn them into `report.md`, CSV
-//!   and SVG.
+//!   and SVG; [`claims`] judges the scenario's `expect` claims.
 //!
 //! The backend is the caller's choice (the CLI's `--backend`); this crate
 //! receives a device and the backend's name.
@@ -22,6 +22,7 @@
 pub mod artifacts;
 pub mod cache;
 pub mod catalog;
+pub mod claims;
 pub mod error;
 pub mod execute;
 pub mod hash;

@@ -48,6 +48,7 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
         p.advcomp_version,
         p.git_commit
     );
+    claims(&mut out, &results.claims);
     let _ = writeln!(out, "## Models\n");
     table(
         &mut out,
@@ -351,4 +352,31 @@ fn quote(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// The scenario's `expect` claims, verdict first, with the numbers behind
+/// each (the headline of a report, so it comes first).
+fn claims(out: &mut String, claims: &[crate::claims::ClaimResult]) {
+    if claims.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Claims\n");
+    let _ = writeln!(
+        out,
+        "Means over seeds with 95 % confidence intervals (n = draws); a claim holds only where the intervals say so (docs/scenario-language.md#claims).\n"
+    );
+    for c in claims {
+        let _ = writeln!(
+            out,
+            "- {} **{}** — `{}` (line {})",
+            c.verdict.mark(),
+            c.verdict.word(),
+            c.claim,
+            c.line
+        );
+        for line in crate::claims::lines(c) {
+            let _ = writeln!(out, "  - {line}");
+        }
+    }
+    out.push('\n');
 }

@@ -226,6 +226,9 @@ pub struct Results {
     /// Traceback per (attack, keyed source).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traceback: Vec<TracebackResult>,
+    /// The scenario's `expect` claims, judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claims::ClaimResult>,
     /// Per-step wall time when computed.
     pub timings: Vec<Timing>,
 }
@@ -373,15 +376,18 @@ pub fn gather(
     }
     let keyed = keyed_summary(&models, &transfers);
     let traceback = crate::traceback::gather(plan, cache, &models, labels.len())?;
-    Ok(Results {
+    let mut results = Results {
         provenance,
         models,
         whitebox,
         transfers,
         keyed,
         traceback,
+        claims: Vec::new(),
         timings,
-    })
+    };
+    results.claims = crate::claims::judge(&resolved.claims, &results);
+    Ok(results)
 }
 
 /// `part / whole`, or `None` when `whole` is 0.

@@ -24,6 +24,11 @@ attack deepfool = deepfool { images: 60 }
 
 transfer base -> pruned, quantised using all
 transfer quantised -> base, pruned using fgsm
+
+# Claims the runner judges (their verdicts are part of the snapshot).
+expect accuracy(base) > 0.6
+expect transfer(quantised -> base, fgsm) > transfer(base -> quantised, fgsm)
+expect success(quantised, fgsm) increasing along bits
 "#;
 
 fn run_in(dir: &Path, stop_after: Option<usize>) -> advcomp_runner::RunOutcome {
@@ -49,8 +54,9 @@ fn report_rerun_and_resume() {
     assert!(first.cached.iter().all(|c| !c), "a fresh cache has nothing");
     let results = first.results.unwrap();
     let report = std::fs::read_to_string(a.path().join("out/report.md")).unwrap();
-    // The header names the commit and version; the tables are the numbers.
-    let tables = &report[report.find("## Models").unwrap()..];
+    // The header names the commit and version; the claims and tables are
+    // the numbers.
+    let tables = &report[report.find("## Claims").unwrap()..];
     insta::assert_snapshot!("tiny_report", tables);
     assert!(a.path().join("out/transfer.csv").is_file());
     assert!(a.path().join("out/transfer-vs-density.svg").is_file());

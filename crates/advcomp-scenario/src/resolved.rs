@@ -260,17 +260,21 @@ pub enum Metric {
     Accuracy,
     /// `robust_accuracy(model, attack)`: accuracy under the white-box attack.
     RobustAccuracy,
+    /// `l2(model, attack)`: mean L2 norm of the successful perturbations
+    /// (smaller: a stronger attack).
+    L2,
     /// `density(model)`: the share of weights kept.
     Density,
 }
 
 impl Metric {
     /// Every metric, in the order the docs list them.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 6] = [
         Metric::Transfer,
         Metric::Success,
         Metric::Accuracy,
         Metric::RobustAccuracy,
+        Metric::L2,
         Metric::Density,
     ];
 
@@ -281,6 +285,7 @@ impl Metric {
             Metric::Success => "success",
             Metric::Accuracy => "accuracy",
             Metric::RobustAccuracy => "robust_accuracy",
+            Metric::L2 => "l2",
             Metric::Density => "density",
         }
     }
@@ -292,6 +297,7 @@ impl Metric {
             Metric::Success => "success(MODEL, ATTACK)",
             Metric::Accuracy => "accuracy(MODEL)",
             Metric::RobustAccuracy => "robust_accuracy(MODEL, ATTACK)",
+            Metric::L2 => "l2(MODEL, ATTACK)",
             Metric::Density => "density(MODEL)",
         }
     }
@@ -305,7 +311,7 @@ impl Metric {
     pub fn takes_attack(self) -> bool {
         matches!(
             self,
-            Metric::Transfer | Metric::Success | Metric::RobustAccuracy
+            Metric::Transfer | Metric::Success | Metric::RobustAccuracy | Metric::L2
         )
     }
 }

@@ -178,12 +178,39 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
         return Ok(());
     }
     let computed = outcome.cached.iter().filter(|c| !**c).count();
+    let claims = outcome
+        .results
+        .as_ref()
+        .map_or(&[][..], |r| r.claims.as_slice());
+    for c in claims {
+        outln!(
+            "{} {}  {}  (line {})",
+            c.verdict.mark(),
+            c.verdict.word(),
+            c.claim,
+            c.line
+        )?;
+        for line in advcomp_runner::claims::lines(c) {
+            outln!("      {line}")?;
+        }
+    }
     if !quiet {
         eprintln!(
             "{} steps ({} from the cache) in {:.1}s; report in {}",
             outcome.plan.steps.len(),
             outcome.plan.steps.len() - computed,
             started.elapsed().as_secs_f64(),
+            out.join(advcomp_runner::REPORT_FILE).display()
+        );
+    }
+    let unsupported = claims
+        .iter()
+        .filter(|c| c.verdict != advcomp_runner::claims::Verdict::Holds)
+        .count();
+    if args.strict && unsupported > 0 {
+        miette::bail!(
+            "{unsupported} of {} claims do not hold (--strict); see {}",
+            claims.len(),
             out.join(advcomp_runner::REPORT_FILE).display()
         );
     }
