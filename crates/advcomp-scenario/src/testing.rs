@@ -106,6 +106,9 @@ const QUANT: &[(&str, Ty)] = &[
     ("int_bits", INT_BITS),
     ("weight_int_bits", INT_BITS),
     ("act_int_bits", INT_BITS),
+    ("frac_bits", Ty::Int(0, 16)),
+    ("weight_frac_bits", Ty::Int(0, 16)),
+    ("act_frac_bits", Ty::Int(0, 16)),
     ("act_signed", Ty::Bool),
 ];
 const DEFENCE: &[(&str, Ty)] = &[
