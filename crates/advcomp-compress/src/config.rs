@@ -50,13 +50,41 @@ pub struct PruneConfig {
     /// The method.
     pub method: PruneMethod,
     /// Share of weights (filter pruning: of output units) kept, in `(0, 1]`.
-    pub density: f64,
+    /// Required, except by `dns` given `alpha` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<f64>,
+    /// DNS only, instead of `density`: Guo et al.'s per-layer threshold
+    /// `t = mean|W| + alpha·std|W|` (Mayo's default `-0.1`), so the density
+    /// reached follows from the weights. Absent from the serialised form
+    /// when not given, so density configurations hash as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
     /// Per layer (default) or global threshold (magnitude pruning only).
     #[serde(default)]
     pub scope: Scope,
     /// One-shot (default) or gradual (magnitude pruning only).
     #[serde(default)]
     pub schedule: Schedule,
+}
+
+/// What a pruning aims at: a share of weights, or DNS's threshold rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PruneTarget {
+    /// Keep this share of weights (of output units for filter pruning).
+    Density(f64),
+    /// DNS's per-layer threshold `mean|W| + alpha·std|W|`.
+    Alpha(f64),
+}
+
+impl PruneConfig {
+    /// What the (validated) configuration aims at; `alpha` wins if both
+    /// were given, which [`Step::validate`] refuses.
+    pub fn target(&self) -> PruneTarget {
+        match (self.alpha, self.density) {
+            (Some(a), _) => PruneTarget::Alpha(a),
+            (None, d) => PruneTarget::Density(d.unwrap_or(1.0)),
+        }
+    }
 }
 
 /// How the fixed-point formats are chosen.
@@ -388,11 +416,44 @@ impl Step {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Step::Prune(p) => {
-                if !(p.density > 0.0 && p.density <= 1.0) {
-                    return Err(ConfigError::field(
-                        "density",
-                        format!("must be in (0, 1], got {}", p.density),
-                    ));
+                match (p.density, p.alpha) {
+                    (Some(_), Some(_)) => {
+                        return Err(ConfigError::field(
+                            "alpha",
+                            "give either `density` (the share kept) or `alpha` (DNS's threshold `mean|W| + alpha·std|W|`), not both",
+                        ));
+                    }
+                    (None, None) if p.method == PruneMethod::Dns => {
+                        return Err(ConfigError::field(
+                            "density",
+                            "missing: give `density` (the share kept) or `alpha` (DNS's threshold `mean|W| + alpha·std|W|`)",
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(ConfigError::field(
+                            "density",
+                            "missing: give the share of weights kept, in (0, 1]",
+                        ));
+                    }
+                    (Some(d), None) if !(d > 0.0 && d <= 1.0) => {
+                        return Err(ConfigError::field(
+                            "density",
+                            format!("must be in (0, 1], got {d}"),
+                        ));
+                    }
+                    (None, Some(_)) if p.method != PruneMethod::Dns => {
+                        return Err(ConfigError::field(
+                            "alpha",
+                            "applies to `dns` only (give `density`)",
+                        ));
+                    }
+                    (None, Some(a)) if !a.is_finite() => {
+                        return Err(ConfigError::field(
+                            "alpha",
+                            format!("must be a finite number, got {a}"),
+                        ));
+                    }
+                    _ => {}
                 }
                 if p.method != PruneMethod::Magnitude && p.scope == Scope::Global {
                     return Err(ConfigError::field(
@@ -595,5 +656,41 @@ mod tests {
         let e = parts("prune", "lottery", json!({"density": 0.5})).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("method"), "{e}");
         assert!(parts("finetune", "", json!({})).is_ok());
+    }
+
+    #[test]
+    fn dns_takes_density_or_alpha_exactly_once() {
+        let Step::Prune(p) = parts("prune", "dns", json!({"alpha": -0.1})).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.target(), PruneTarget::Alpha(-0.1));
+        let e = parts("prune", "dns", json!({"alpha": -0.1, "density": 0.1})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
+        assert!(e.message.contains("not both"), "{e}");
+        let e = parts("prune", "dns", json!({})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
+        assert!(e.message.contains("alpha"), "{e}");
+        let e = parts("prune", "magnitude", json!({})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
+        let e = parts("prune", "magnitude", json!({"alpha": 0.5})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
+        let e = parts("prune", "dns", json!({"alpha": "high"})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
+    }
+
+    /// The canonical form of a density configuration (what cache keys hash)
+    /// is what it was before `alpha` existed.
+    #[test]
+    fn density_configs_serialise_as_before() {
+        let step = parts("prune", "dns", json!({"density": 0.1})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&step.identity()).unwrap(),
+            r#"{"step":{"density":0.1,"method":"dns","op":"prune","schedule":"oneshot","scope":"layer"},"version":1}"#
+        );
+        let step = parts("prune", "dns", json!({"alpha": 1.5})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&step).unwrap(),
+            json!({"op": "prune", "method": "dns", "alpha": 1.5, "scope": "layer", "schedule": "oneshot"})
+        );
     }
 }

@@ -7,17 +7,19 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use crate::calibrate;
-use crate::config::{FinetuneConfig, QuantMethod, Scope};
+use crate::config::{FinetuneConfig, PruneTarget, QuantMethod, Scope};
+use crate::dns::Surgery;
 use crate::hook::CompressHook;
 use crate::mask::{self, Masks};
 use crate::state::{CompressionState, PrunePhase};
 
-/// DNS hysteresis: with `t` the magnitude that keeps exactly the target
-/// share, weights below `(1 - BAND)·t` are cut, weights above
+/// DNS hysteresis with a density: with `t` the magnitude that keeps exactly
+/// the target share, weights below `(1 - BAND)·t` are cut, weights above
 /// `(1 + BAND)·t` are spliced (back) in, and the ones between keep their
 /// state — Guo et al.'s two thresholds `a_k < b_k`, placed around the
 /// target density's threshold rather than at `μ + cσ` so the density asked
-/// is the density reached.
+/// is the density reached. With `alpha`, [`crate::dns`] applies the paper's
+/// own `μ + α·σ` rule.
 pub const DNS_BAND: f32 = 0.1;
 
 /// Zhu & Gupta's gradual pruning reaches its final density at this share of
@@ -37,6 +39,8 @@ struct Hooks<'a> {
     step: usize,
     steps_per_epoch: usize,
     total_steps: usize,
+    /// DNS with `alpha`: the update draws.
+    surgery: Option<Surgery>,
 }
 
 /// Zhu & Gupta's cubic schedule: the density after `step` of `total` steps,
@@ -61,7 +65,11 @@ impl TrainHooks for Hooks<'_> {
                 PrunePhase::Gradual => {
                     let every = (self.total_steps / GRADUAL_UPDATES).max(1);
                     if self.step.is_multiple_of(every) || self.step == self.total_steps {
-                        let d = gradual_density(self.step, self.total_steps, p.config.density);
+                        let d = gradual_density(
+                            self.step,
+                            self.total_steps,
+                            crate::pipeline::density_of(&p.config),
+                        );
                         p.masks = match p.config.scope {
                             Scope::Layer => mask::magnitude_per_layer(&network, d),
                             Scope::Global => mask::magnitude_global(&network, d),
@@ -70,8 +78,17 @@ impl TrainHooks for Hooks<'_> {
                     network = p.masks.apply(network);
                 }
                 PrunePhase::Surgery => {
-                    p.masks = surgery_update(&network, &p.masks, p.config.density);
-                    self.hook.surgery = p.masks.keep.clone();
+                    if let Some(surgery) = self.surgery.as_mut() {
+                        // With `alpha`: Guo et al.'s rule, at random iterations.
+                        p.iterations += 1;
+                        if surgery.step(&network, &mut p.masks, p.iterations) {
+                            self.hook.surgery = p.masks.keep.clone();
+                        }
+                    } else {
+                        let density = crate::pipeline::density_of(&p.config);
+                        p.masks = surgery_update(&network, &p.masks, density);
+                        self.hook.surgery = p.masks.keep.clone();
+                    }
                 }
             }
         }
@@ -158,6 +175,15 @@ pub fn finetune(
     };
     let trainer = Trainer::new(train_config)?;
     let steps_per_epoch = train.len().div_ceil(config.batch_size).max(1);
+    let surgery = state
+        .pruning
+        .as_ref()
+        .and_then(|p| match p.config.target() {
+            PruneTarget::Alpha(alpha) if p.phase == PrunePhase::Surgery => {
+                Some(Surgery::new(alpha, config.seed, p.iterations))
+            }
+            _ => None,
+        });
     let mut hooks = Hooks {
         hook: training_hook(state),
         state,
@@ -166,6 +192,7 @@ pub fn finetune(
         step: 0,
         steps_per_epoch,
         total_steps: steps_per_epoch * config.epochs,
+        surgery,
     };
     let network = network.fork(&device.clone().autodiff());
     let (network, _) = trainer.fit(network, train, device, &mut hooks, observer)?;

@@ -13,13 +13,15 @@
 //!   pass), a [`Classifier`](advcomp_models::Classifier) attacks can use;
 //!   saved as an ordinary checkpoint with the compression in its sidecar.
 //! - [`report`]: the per-layer [`CompressionReport`].
-//! - [`fixed_point`], [`mask`], [`calibrate`], [`hook`], [`finetune`],
-//!   [`state`]: formats and the straight-through fake quantiser, pruning
-//!   masks, format selection from data, the forward hook, training under
+//! - [`fixed_point`], [`mask`], [`dns`], [`calibrate`], [`hook`],
+//!   [`finetune`], [`state`]: formats and the straight-through fake
+//!   quantiser, pruning masks, Dynamic Network Surgery's threshold rule,
+//!   format selection from data, the forward hook, training under
 //!   constraints, and the state a model carries.
 
 pub mod calibrate;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod finetune;
 pub mod fixed_point;
@@ -31,8 +33,8 @@ pub mod report;
 pub mod state;
 
 pub use config::{
-    ConfigError, FinetuneConfig, IntBits, PruneConfig, PruneMethod, QuantConfig, QuantMethod,
-    Schedule, Scope, Step,
+    ConfigError, FinetuneConfig, IntBits, PruneConfig, PruneMethod, PruneTarget, QuantConfig,
+    QuantMethod, Schedule, Scope, Step,
 };
 pub use error::CompressError;
 pub use fixed_point::{FixedPoint, fake_quant};

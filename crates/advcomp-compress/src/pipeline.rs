@@ -6,7 +6,8 @@ use advcomp_train::{TrainObserver, evaluate};
 use burn::tensor::Device;
 
 use crate::calibrate;
-use crate::config::{PruneMethod, Schedule, Scope, Step};
+use crate::config::{PruneMethod, PruneTarget, Schedule, Scope, Step};
+use crate::dns;
 use crate::error::CompressError;
 use crate::finetune;
 use crate::fixed_point::fake_quant;
@@ -54,10 +55,17 @@ pub fn compress(
     for step in steps {
         match step {
             Step::Prune(config) => {
-                let masks = match (config.method, config.scope) {
-                    (PruneMethod::Filter, _) => mask::filters_by_l1(&network, config.density),
-                    (_, Scope::Global) => mask::magnitude_global(&network, config.density),
-                    (_, Scope::Layer) => mask::magnitude_per_layer(&network, config.density),
+                let masks = match (config.method, config.scope, config.target()) {
+                    (_, _, PruneTarget::Alpha(alpha)) => dns::initial_masks(&network, alpha),
+                    (PruneMethod::Filter, _, PruneTarget::Density(d)) => {
+                        mask::filters_by_l1(&network, d)
+                    }
+                    (_, Scope::Global, PruneTarget::Density(d)) => {
+                        mask::magnitude_global(&network, d)
+                    }
+                    (_, Scope::Layer, PruneTarget::Density(d)) => {
+                        mask::magnitude_per_layer(&network, d)
+                    }
                 };
                 let phase = match (config.method, config.schedule) {
                     (PruneMethod::Dns, _) => PrunePhase::Surgery,
@@ -76,6 +84,7 @@ pub fn compress(
                     config: config.clone(),
                     masks,
                     phase,
+                    iterations: 0,
                 });
             }
             Step::Quantise(config) => {
@@ -117,29 +126,33 @@ pub fn compress(
     Ok((model, report))
 }
 
-/// Bakes the state into the weights: DNS and unfinished gradual pruning end
-/// at exactly their density, masks are applied, weights are put on their
-/// grids.
+/// Bakes the state into the weights: DNS with a density and unfinished
+/// gradual pruning end at exactly their density (DNS with `alpha` keeps the
+/// surgery's last masks: its density is what they reach), masks are
+/// applied, weights are put on their grids.
 pub fn finalize(network: Network, mut state: CompressionState) -> (Network, CompressionState) {
     let mut network = network;
     if let Some(p) = state.pruning.as_mut() {
         match p.phase {
             PrunePhase::Fixed => {}
             PrunePhase::Surgery => {
-                let keep = mask::weights(&network)
-                    .into_iter()
-                    .filter_map(|(info, w)| {
-                        let prefer = p.masks.get(&info.name)?.to_vec();
-                        let k = Masks::kept_count(p.config.density, w.len());
-                        Some((info.name, mask::top_preferring(&w, &prefer, k)))
-                    })
-                    .collect();
-                p.masks = Masks { keep };
+                if let PruneTarget::Density(density) = p.config.target() {
+                    let keep = mask::weights(&network)
+                        .into_iter()
+                        .filter_map(|(info, w)| {
+                            let prefer = p.masks.get(&info.name)?.to_vec();
+                            let k = Masks::kept_count(density, w.len());
+                            Some((info.name, mask::top_preferring(&w, &prefer, k)))
+                        })
+                        .collect();
+                    p.masks = Masks { keep };
+                }
             }
             PrunePhase::Gradual => {
+                let density = density_of(&p.config);
                 p.masks = match p.config.scope {
-                    Scope::Layer => mask::magnitude_per_layer(&network, p.config.density),
-                    Scope::Global => mask::magnitude_global(&network, p.config.density),
+                    Scope::Layer => mask::magnitude_per_layer(&network, density),
+                    Scope::Global => mask::magnitude_global(&network, density),
                 };
             }
         }
@@ -153,4 +166,13 @@ pub fn finalize(network: Network, mut state: CompressionState) -> (Network, Comp
         });
     }
     (network, state)
+}
+
+/// The density of a validated configuration that has one (every method but
+/// DNS given `alpha`).
+pub(crate) fn density_of(config: &crate::config::PruneConfig) -> f64 {
+    match config.target() {
+        PruneTarget::Density(d) => d,
+        PruneTarget::Alpha(_) => 1.0,
+    }
 }

@@ -145,6 +145,10 @@ pub struct Pruning {
     /// Where the pruning stands.
     #[serde(skip)]
     pub phase: PrunePhase,
+    /// DNS with `alpha`: optimiser steps taken under surgery so far, the
+    /// clock of the update probability ([`crate::dns::update_probability`]).
+    #[serde(skip)]
+    pub iterations: u64,
 }
 
 /// How far a pruning has got.

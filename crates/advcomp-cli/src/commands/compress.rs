@@ -18,7 +18,7 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
     let steps = steps(&args)?;
     if steps.is_empty() {
         return Err(miette::miette!(
-            help = "e.g. --prune magnitude --density 0.1, or --quantise fixed --weight-bits 8",
+            help = "e.g. --prune magnitude --density 0.1, --prune dns --alpha -0.1, or --quantise fixed --weight-bits 8",
             "nothing to do: give --prune and/or --quantise (and optionally --finetune)"
         ));
     }
@@ -84,16 +84,19 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
 fn steps(args: &CompressArgs) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let Some(method) = args.prune {
-        let density = args
-            .density
-            .ok_or_else(|| miette::miette!("--prune needs --density"))?;
+        if args.density.is_none() && args.alpha.is_none() {
+            return Err(miette::miette!(
+                "--prune needs --density (or, for dns, --alpha)"
+            ));
+        }
         steps.push(Step::Prune(PruneConfig {
             method: match method {
                 PruneArg::Magnitude => PruneMethod::Magnitude,
                 PruneArg::Dns => PruneMethod::Dns,
                 PruneArg::Filter => PruneMethod::Filter,
             },
-            density,
+            density: args.density,
+            alpha: args.alpha,
             scope: match args.scope {
                 ScopeArg::Layer => Scope::Layer,
                 ScopeArg::Global => Scope::Global,

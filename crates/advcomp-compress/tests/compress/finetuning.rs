@@ -92,3 +92,47 @@ fn prune_then_quantise_keeps_both() {
     }
     assert!(report.table().contains("Q"), "{}", report.table());
 }
+
+/// `prune dns { alpha }`: without fine-tuning the masks are one update of
+/// Guo et al.'s rule from all-kept; fine-tuning splices some cut weights
+/// back; the report gives the density reached; the same seed gives the
+/// same model.
+#[test]
+fn dns_with_alpha_splices_cut_weights_back_and_reports_its_density() {
+    let alpha = 0.5;
+    let initial = advcomp_compress::dns::initial_masks(lenet(), alpha);
+    let prune = step("prune", "dns", json!({ "alpha": alpha }));
+    let (oneshot, _) = run(std::slice::from_ref(&prune), 500);
+    for (info, w) in host_params(&oneshot.network) {
+        if info.kind == ParamKind::Weight {
+            let nonzero: Vec<bool> = w.iter().map(|v| *v != 0.0).collect();
+            assert_eq!(Some(nonzero.as_slice()), initial.get(&info.name));
+        }
+    }
+    let finetune = step("finetune", "", json!({ "epochs": 2, "lr": 0.05 }));
+    let steps = [prune, finetune];
+    let (tuned, report) = run(&steps, 1000);
+    let mut returned = 0;
+    for (info, w) in host_params(&tuned.network) {
+        if let Some(mask) = initial.get(&info.name) {
+            returned += w
+                .iter()
+                .zip(mask)
+                .filter(|(v, kept)| !**kept && **v != 0.0)
+                .count();
+        }
+    }
+    assert!(returned > 0, "no cut weight came back");
+    let densities = weight_densities(&tuned);
+    let (nonzero, n) = densities
+        .iter()
+        .fold((0, 0), |(a, b), (_, nz, n)| (a + nz, b + n));
+    assert_eq!(report.density, nonzero as f64 / n as f64);
+    assert!(report.density > 0.05 && report.density < 0.6, "{report:?}");
+    for ((name, nz, n), layer) in densities.iter().zip(&report.layers) {
+        assert!(name.starts_with(&layer.layer), "{name} {}", layer.layer);
+        assert_eq!(layer.density, *nz as f64 / *n as f64);
+    }
+    let (again, _) = run(&steps, 1000);
+    assert_eq!(host_params(&again.network), host_params(&tuned.network));
+}
