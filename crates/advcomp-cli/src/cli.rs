@@ -69,6 +69,8 @@ pub enum Command {
     ///
     ///   advcomp compress --model runs/lenet5 --prune magnitude --density 0.1 --finetune 2 --out runs/lenet5-p10
     ///
+    ///   advcomp compress --model runs/lenet5 --prune dns --alpha 1.0 --finetune 2 --out runs/lenet5-dns
+    ///
     ///   advcomp compress --model runs/lenet5 --quantise fixed --weight-bits 4 --act-bits 4 --finetune 2 --out runs/lenet5-q4
     Compress(CompressArgs),
     /// Run a .scn scenario: train, compress, attack, transfer, report.
@@ -247,11 +249,16 @@ pub struct CompressArgs {
     /// Pruning method: magnitude (Han 2015), dns (Dynamic Network Surgery,
     /// Guo 2016; prunes and splices during --finetune) or filter (whole
     /// filters by L1 norm, Li 2017).
-    #[arg(long, value_enum, requires = "density")]
+    #[arg(long, value_enum, requires = "prune_target")]
     pub prune: Option<PruneArg>,
     /// Share of weights kept, in (0, 1] (filter: share of filters / neurons kept).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, group = "prune_target")]
     pub density: Option<f64>,
+    /// DNS only, instead of --density: Guo et al.'s per-layer threshold
+    /// mean|W| + ALPHA·std|W| (Mayo's default -0.1); the density reached
+    /// follows from it.
+    #[arg(long, allow_negative_numbers = true, group = "prune_target")]
+    pub alpha: Option<f64>,
     /// Magnitude pruning: one threshold per layer or one for the whole network.
     #[arg(long, value_enum, default_value = "layer")]
     pub scope: ScopeArg,
@@ -419,8 +426,10 @@ pub enum DataCommand {
 pub enum ModelArg {
     /// LeNet-5 (MNIST, 1×28×28).
     Lenet5,
-    /// CifarNet (CIFAR-10, 3×32×32).
+    /// CifarNet as in Mayo: eight 3×3 convolutions with batch norm (CIFAR-10, 3×32×32).
     Cifarnet,
+    /// The TF-tutorial CifarNet Mayo used before 2017-12 (CIFAR-10, 3×32×32).
+    CifarnetTf,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

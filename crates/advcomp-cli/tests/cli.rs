@@ -125,7 +125,7 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     // Unknown model: clap lists the possible values.
     fails_with(
         &["train", "--model", "resnet", "--out", t],
-        &["lenet5", "cifarnet"],
+        &["lenet5", "cifarnet", "cifarnet-tf"],
     );
 }
 
@@ -605,4 +605,31 @@ fn a_reader_that_stops_early_is_not_a_crash() {
     assert_ne!(o.status.code(), Some(101), "{err}");
     assert!(o.status.success(), "{:?}: {err}", o.status);
     assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn dns_takes_exactly_one_of_density_and_alpha() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let compress = |extra: &[&str]| {
+        let mut args = vec!["compress", "--model", t, "--out", out];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str], needles: &[&str]| {
+        let args = compress(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&args, needles);
+    };
+    run(
+        &["--prune", "dns", "--alpha", "1.0", "--density", "0.1"],
+        &["--alpha", "--density", "cannot be used with"],
+    );
+    run(&["--prune", "dns"], &["--density", "--alpha"]);
+    run(
+        &["--prune", "magnitude", "--alpha", "-0.1"],
+        &["alpha", "applies to `dns` only"],
+    );
 }

@@ -18,9 +18,9 @@ pub const EXTRA_KEY: &str = "compression";
 
 /// A network and the compression it carries.
 ///
-/// Invariant: `network` holds the deployed weights — pruned weights exactly
-/// zero, quantised weights on their grids — so only activation quantisation
-/// happens in the forward pass. Attacks see it through [`Classifier`] and
+/// Invariant: `network` holds the deployed weights — batch norms folded
+/// into their convolutions, pruned weights exactly zero, quantised weights on
+/// their grids — so only activation quantisation happens in the forward pass. Attacks see it through [`Classifier`] and
 /// get input gradients through the activation quantisers' straight-through
 /// estimators.
 #[derive(Debug, Clone)]
@@ -34,8 +34,12 @@ pub struct CompressedModel {
 
 impl CompressedModel {
     /// `network` under `state` (whose masks and weight grids must already be
-    /// baked into `network`).
+    /// baked into `network`). Batch norms are folded into their
+    /// convolutions ([`Network::fold_batch_norm`]; nothing to do for a
+    /// network without, or already folded), so masks, weight formats and
+    /// fine-tuning all work on the weights the deployed network uses.
     pub fn new(network: Network, state: CompressionState) -> Self {
+        let network = network.fold_batch_norm();
         let hook = CompressHook {
             act_formats: state
                 .quant

@@ -34,8 +34,16 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 pub const SIDECAR_FILE: &str = "checkpoint.json";
 /// Value of [`Sidecar::format`].
 pub const FORMAT: &str = "advcomp-checkpoint";
-/// The sidecar layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The sidecar layout this build writes.
+///
+/// Version 2 (Mayo's CifarNet) added [`Sidecar::batch_norm_folded`] and the
+/// batch-norm running statistics to the weights, and renamed the TF-tutorial
+/// CifarNet from `cifarnet` to `cifarnet-tf`. Version 1 is still read: its
+/// `cifarnet` is loaded as `cifarnet-tf`, and its LeNet-5 weights are
+/// unchanged.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest sidecar layout this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Largest weights file [`Checkpoint::load`] reads: 512 MiB. The networks
 /// advcomp studies are a few MiB (LeNet-5 1.7 MiB); the cap keeps a hostile
 /// or mistaken checkpoint from exhausting memory before the hash check.
@@ -70,6 +78,11 @@ pub struct Sidecar {
     pub weights_file: String,
     /// SHA-256 (hex) of the weights file.
     pub weights_sha256: String,
+    /// Whether the weights are those of the network with its batch norms
+    /// folded into its convolutions ([`Network::fold_batch_norm`]), as a
+    /// compressed model's are. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch_norm_folded: bool,
     /// Extension point for later stages (compression report, defence key id):
     /// keyed by the crate that owns the entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -91,6 +104,7 @@ impl Sidecar {
             num_params: network.num_params(),
             weights_file: WEIGHTS_FILE.into(),
             weights_sha256: String::new(),
+            batch_norm_folded: network.batch_norm_folded(),
             extra: BTreeMap::new(),
         }
     }
@@ -275,7 +289,12 @@ impl Checkpoint {
         };
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
             .map_err(|e| weights_error(e.to_string()))?;
-        let network = Network::zeroed(sidecar.architecture, device)
+        let mut network = Network::zeroed(sidecar.architecture, device);
+        if sidecar.batch_norm_folded {
+            // The folded layout; the zero weights fold to zero weights.
+            network = network.fold_batch_norm();
+        }
+        let network = network
             .try_load_record(record)
             .map_err(|e| weights_error(e.to_string()))?;
         Ok(Checkpoint { network, sidecar })
@@ -395,6 +414,8 @@ pub fn save(network: &Network, sidecar: &Sidecar, dir: &Path) -> Result<Sidecar,
     let mut sidecar = sidecar.clone();
     sidecar.architecture = network.architecture();
     sidecar.num_params = network.num_params();
+    sidecar.batch_norm_folded = network.batch_norm_folded();
+    sidecar.format_version = FORMAT_VERSION;
     sidecar.weights_file = WEIGHTS_FILE.into();
     sidecar.weights_sha256 = sha256_hex(bytes);
     write_atomic(&weights_path, bytes).map_err(io(&weights_path))?;
@@ -429,16 +450,23 @@ pub fn read_sidecar(dir: &Path) -> Result<Sidecar, CheckpointError> {
         });
     }
     let version = value.get("format_version").and_then(|v| v.as_u64());
-    if version != Some(u64::from(FORMAT_VERSION)) {
+    let supported = u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION);
+    if !version.is_some_and(|v| supported.contains(&v)) {
         return Err(CheckpointError::Unsupported {
             path,
             reason: format!(
-                "checkpoint format version {} is not supported by this advcomp (reads version {FORMAT_VERSION})",
+                "checkpoint format version {} is not supported by this advcomp (reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
                 version.map_or("missing".to_string(), |v| v.to_string())
             ),
         });
     }
-    serde_json::from_value(value).map_err(|source| CheckpointError::BadSidecar { path, source })
+    let mut sidecar: Sidecar = serde_json::from_value(value)
+        .map_err(|source| CheckpointError::BadSidecar { path, source })?;
+    if sidecar.format_version == 1 && sidecar.architecture == Architecture::Cifarnet {
+        // Before version 2, `cifarnet` was the TF-tutorial network.
+        sidecar.architecture = Architecture::CifarnetTf;
+    }
+    Ok(sidecar)
 }
 
 #[cfg(test)]
@@ -464,6 +492,60 @@ mod tests {
             format!("{:o}", mode(&plain))
         );
         assert_eq!(std::fs::read(&atomic).unwrap(), b"y");
+    }
+
+    fn cpu() -> Device {
+        advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
+    }
+
+    /// A CifarNet whose running statistics moved off their initial values.
+    fn trained_cifarnet() -> Network {
+        use burn::tensor::{Distribution, Tensor};
+        let device = cpu().autodiff();
+        let mut net = Network::new(Architecture::Cifarnet, &device, 1);
+        let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+        let _ = net.forward_train(x, &crate::NoHook, 0);
+        net.valid()
+    }
+
+    #[test]
+    fn batch_norm_running_statistics_and_folding_round_trip() {
+        use burn::tensor::{Distribution, Tensor};
+        let device = cpu();
+        let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
+        for folded in [false, true] {
+            let mut net = trained_cifarnet();
+            if folded {
+                net = net.fold_batch_norm();
+            }
+            let tmp = tempfile::tempdir().unwrap();
+            let written = save(&net, &Sidecar::new(&net, 1), tmp.path()).unwrap();
+            assert_eq!(written.format_version, FORMAT_VERSION);
+            assert_eq!(written.batch_norm_folded, folded);
+            let loaded = Checkpoint::load(tmp.path(), &device).unwrap().network;
+            assert_eq!(loaded.batch_norm_folded(), folded);
+            let diff: f32 = (net.forward(x.clone()) - loaded.forward(x.clone()))
+                .abs()
+                .max()
+                .into_scalar();
+            assert_eq!(diff, 0.0, "folded: {folded}");
+        }
+    }
+
+    #[test]
+    fn a_version_1_cifarnet_is_the_tf_network() {
+        let tmp = tempfile::tempdir().unwrap();
+        let net = Network::new(Architecture::CifarnetTf, &cpu(), 1);
+        let written = save(&net, &Sidecar::new(&net, 1), tmp.path()).unwrap();
+        // As advcomp wrote it before format 2.
+        let mut old = serde_json::to_value(&written).unwrap();
+        old["format_version"] = 1.into();
+        old["architecture"] = "cifarnet".into();
+        let path = tmp.path().join(SIDECAR_FILE);
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        let loaded = Checkpoint::load(tmp.path(), &cpu()).unwrap();
+        assert_eq!(loaded.sidecar.architecture, Architecture::CifarnetTf);
+        assert_eq!(loaded.network.architecture(), Architecture::CifarnetTf);
     }
 
     #[test]

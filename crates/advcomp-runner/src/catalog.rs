@@ -29,7 +29,10 @@ pub struct Registries;
 impl Catalog for Registries {
     fn names(&self, kind: Kind) -> Vec<String> {
         let list: Vec<String> = match kind {
-            Kind::Architecture => vec!["lenet5".into(), "cifarnet".into()],
+            Kind::Architecture => Architecture::ALL
+                .iter()
+                .map(|a| a.name().to_string())
+                .collect(),
             Kind::Attack => advcomp_attack::registrations()
                 .into_iter()
                 .map(|r| r.name.to_string())

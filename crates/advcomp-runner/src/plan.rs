@@ -412,14 +412,28 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
 /// its parameters as written stand in (a miss, never a wrong hit).
 pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value {
     match kind {
-        StepKind::Train { arch, params, .. } => json!({
-            "kind": "train",
-            "arch": arch,
-            "version": advcomp_train::VERSION,
-            "config": crate::catalog::train_config(params, env.seed)
-                .map(|c| serde_json::to_value(c).expect("training configurations serialise"))
-                .unwrap_or_else(|_| Value::Object(params.clone())),
-        }),
+        StepKind::Train { arch, params, .. } => {
+            let mut id = json!({
+                "kind": "train",
+                "arch": arch,
+                "version": advcomp_train::VERSION,
+                "config": crate::catalog::train_config(params, env.seed)
+                    .map(|c| serde_json::to_value(c).expect("training configurations serialise"))
+                    .unwrap_or_else(|_| Value::Object(params.clone())),
+            });
+            // A name whose network changed (`cifarnet` became Mayo's) keys
+            // its models apart from those trained under the old meaning;
+            // the others' keys are as they were.
+            if let Some(revision) = arch
+                .parse::<advcomp_models::Architecture>()
+                .ok()
+                .map(|a| a.revision())
+                .filter(|&r| r > 1)
+            {
+                id["arch_revision"] = json!(revision);
+            }
+            id
+        }
         StepKind::Compress { steps, .. } => json!({
             "kind": "compress",
             "steps": steps

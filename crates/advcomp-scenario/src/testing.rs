@@ -149,6 +149,12 @@ const ENTRIES: &[Entry] = &[
         params: TRAIN,
     },
     Entry {
+        kind: Kind::Architecture,
+        name: "cifarnet-tf",
+        aliases: &["cifarnet_tf", "cifarnettf"],
+        params: TRAIN,
+    },
+    Entry {
         kind: Kind::Attack,
         name: "fgsm",
         aliases: &[],
@@ -529,5 +535,24 @@ mod tests {
             c.check(Kind::Architecture, "lenet5", &map(json!({"epochs": 1.5})))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn dns_takes_alpha_as_the_real_catalogue_does() {
+        let c = MockCatalog;
+        for alpha in [json!(-0.1), json!(1), json!(1.5)] {
+            assert!(
+                c.check(Kind::Prune, "dns", &map(json!({"alpha": alpha})))
+                    .is_ok()
+            );
+        }
+        let e = c
+            .check(Kind::Prune, "dns", &map(json!({"alpha": "high"})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("alpha"));
+        let e = c
+            .check(Kind::Prune, "magnitude", &map(json!({"alpha": 0.5})))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("alpha"));
     }
 }

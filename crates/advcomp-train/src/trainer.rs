@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use advcomp_data::Dataset;
-use advcomp_models::{LayerHook, Network};
+use advcomp_models::{LayerHook, Network, NoHook};
 use burn::Tensor;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -144,6 +144,18 @@ pub struct Trainer {
     config: TrainConfig,
 }
 
+/// The seed of one step's dropout masks: SplitMix64 of the run's seed, the
+/// epoch and the batch, so every step draws different masks and a run is
+/// repeatable.
+fn dropout_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mut z = seed
+        ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (batch as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Trainer {
     /// A trainer for `config` (checked here, so errors name the field).
     pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
@@ -231,9 +243,10 @@ impl Trainer {
                 let images = batch::images(data, rows, &device);
                 let targets = batch::labels(data, rows, &device);
                 let images = hooks.transform_batch(&network, images, targets.clone());
+                let step_seed = dropout_seed(cfg.seed, epoch, b);
                 let logits = match hooks.layer_hook() {
-                    Some(hook) => network.forward_hooked(images, hook),
-                    None => network.forward(images),
+                    Some(hook) => network.forward_train(images, hook, step_seed),
+                    None => network.forward_train(images, &NoHook, step_seed),
                 };
                 let mut loss = loss_fn.forward(logits.clone(), targets.clone());
                 if let Some(extra) = hooks.extra_loss(&logits) {

@@ -4,6 +4,7 @@
 mod support;
 
 mod bounds;
+mod cifarnet;
 mod effect;
 mod errors;
 mod exact;

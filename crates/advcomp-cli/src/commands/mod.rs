@@ -130,6 +130,7 @@ impl From<ModelArg> for advcomp_models::Architecture {
         match m {
             ModelArg::Lenet5 => advcomp_models::Architecture::Lenet5,
             ModelArg::Cifarnet => advcomp_models::Architecture::Cifarnet,
+            ModelArg::CifarnetTf => advcomp_models::Architecture::CifarnetTf,
         }
     }
 }

@@ -16,7 +16,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
         .map(DatasetKind::from)
         .unwrap_or(match architecture {
             Architecture::Lenet5 => DatasetKind::Mnist,
-            Architecture::Cifarnet => DatasetKind::Cifar10,
+            Architecture::Cifarnet | Architecture::CifarnetTf => DatasetKind::Cifar10,
         });
     let config = TrainConfig {
         epochs: args.epochs,

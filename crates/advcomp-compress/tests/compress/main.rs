@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cifarnet;
 mod finetuning;
 mod gradients;
 mod persistence;
