@@ -11,6 +11,8 @@
 //! - `snapshots`: re-run the test suite accepting every changed insta
 //!   snapshot, for review with `git diff` (see `docs/testing.md`).
 //! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
+//! - `paper zhao2019`: run a paper's scenarios and regenerate its
+//!   reproduction document and figures (`docs/papers/`).
 //!
 //! Benchmarks live here rather than in timed tests: CI checks behaviour,
 //! people compare numbers measured on the same machine.
@@ -19,6 +21,7 @@ mod bench;
 mod bench_attacks;
 mod bench_compress;
 mod bench_defences;
+mod paper;
 
 use std::process::{Command, ExitCode};
 
@@ -45,6 +48,8 @@ enum Task {
     Snapshots,
     /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
     FetchData,
+    /// Run a paper's scenarios and regenerate docs/papers/<paper>.md.
+    Paper(paper::PaperArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Task::BenchAttacks(args) => report(bench_attacks::run(&args)),
         Task::BenchCompress(args) => report(bench_compress::run(&args)),
         Task::BenchDefences(args) => report(bench_defences::run(&args)),
+        Task::Paper(args) => report(paper::run(&args)),
         Task::Snapshots => cargo(
             &["test"],
             &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],

@@ -42,11 +42,15 @@ pub fn check(args: CheckArgs) -> Result<()> {
         });
         match checked {
             Ok(resolved) => outln!(
-                "{}: ok ({} models, {} attacks, {} transfer statements)",
+                "{}: ok ({} models, {} attacks, {} transfer statements{})",
                 file.display(),
                 resolved.models.len(),
                 resolved.attacks.len(),
-                resolved.transfers.len()
+                resolved.transfers.len(),
+                match resolved.claims.len() {
+                    0 => String::new(),
+                    n => format!(", {n} claims"),
+                }
             )?,
             Err(e) => {
                 eprintln!("{e}");
