@@ -659,6 +659,10 @@ fn plot(path: &Path, f: &Family, t: &Table) -> Result<(), String> {
 /// Digits per attack in the grid.
 const DIGITS: usize = 8;
 
+/// One attack's digits: its id, the clean images and the adversarial ones,
+/// each `pixels` long.
+type GridRow<'a> = (String, Vec<&'a [f32]>, Vec<Vec<f32>>);
+
 /// A PNG of clean and adversarial digits on `base`, two rows per attack;
 /// returns the attacks in row order.
 fn digit_grid(path: &Path, r: &Ran, args: &PaperArgs) -> Result<Vec<String>, String> {
@@ -675,8 +679,7 @@ fn digit_grid(path: &Path, r: &Ran, args: &PaperArgs) -> Result<Vec<String>, Str
     let shape = [test.shape.channels, test.shape.height, test.shape.width];
     let pixels = shape.iter().product::<usize>();
     let cache = advcomp_runner::cache::Cache::open(&args.cache).map_err(|e| e.to_string())?;
-    // (attack, clean, adversarial) images, each `pixels` long.
-    let mut rows: Vec<(String, Vec<&[f32]>, Vec<Vec<f32>>)> = Vec::new();
+    let mut rows: Vec<GridRow<'_>> = Vec::new();
     for a in &r.resolved.attacks {
         let Some(step_dir) = advcomp_runner::execute::find_dir(
             &r.plan,
