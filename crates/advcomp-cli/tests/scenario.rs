@@ -141,6 +141,28 @@ fn claims_are_printed_and_strict_fails_the_run_unless_all_hold() {
 }
 
 #[test]
+fn every_paper_scenario_checks_against_the_real_registries() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut files: Vec<String> = std::fs::read_dir(root.join("scenarios/papers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = advcomp(root, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for f in &files {
+        assert!(stdout.contains(&format!("{f}: ok")), "{stdout}");
+    }
+    assert!(stdout.contains("claims)"), "claims are counted: {stdout}");
+}
+
+#[test]
 fn check_and_fmt_report_errors_with_line_and_column() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(
