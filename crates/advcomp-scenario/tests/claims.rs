@@ -148,6 +148,26 @@ expect success(keyed[key="hunter2"], fgsm) > 0.1
 }
 
 #[test]
+fn a_mistyped_passphrase_in_a_selector_is_never_quoted() {
+    let text = r#"
+model keyed = lenet5 { epochs: 1 } defend taboo { key: ["hunter2", "swordfish"] }
+attack fgsm = fgsm
+transfer keyed -> keyed using fgsm
+expect success(keyed[key="hunter3"], fgsm) > 0.1
+"#;
+    let ast = parse(text, "t.scn").unwrap();
+    let diags = check(&ast, &MockCatalog).unwrap_err();
+    let messages: String = diags.iter().map(|d| format!("{d}\n")).collect();
+    assert!(
+        messages.contains("no instance of `keyed` has key"),
+        "{messages}"
+    );
+    for secret in ["hunter3", "hunter2", "swordfish"] {
+        assert!(!messages.contains(secret), "{messages}");
+    }
+}
+
+#[test]
 fn plans_without_claims_serialise_as_before() {
     let r = resolve("");
     let json = serde_json::to_value(&r).unwrap();

@@ -626,7 +626,14 @@ impl<'a> Checker<'a> {
                             "no instance of `{}` has {} = {}",
                             r.name.name,
                             s.key.name,
-                            expand::id_value(&want)
+                            // A string that matched no instance may be a
+                            // mistyped passphrase (a matching one was
+                            // concealed): it is never quoted.
+                            if want.is_string() {
+                                "the string given".to_string()
+                            } else {
+                                expand::id_value(&want)
+                            }
                         ),
                     )
                     .label("no such sweep value")
