@@ -353,9 +353,17 @@ impl Step {
     }
 
     /// What determines this step's result, for hashing: the configuration
-    /// with every default filled in, and [`Step::version`].
+    /// with every default filled in, [`Step::version`] and, for a fine-tune,
+    /// the training loop's [`advcomp_train::VERSION`].
     pub fn identity(&self) -> Value {
-        serde_json::json!({ "step": self, "version": self.version() })
+        match self {
+            Step::Finetune(_) => serde_json::json!({
+                "step": self,
+                "version": self.version(),
+                "train_version": advcomp_train::VERSION,
+            }),
+            _ => serde_json::json!({ "step": self, "version": self.version() }),
+        }
     }
 
     /// Builds a step from the scenario language's parts: the operation
@@ -692,5 +700,18 @@ mod tests {
             serde_json::to_value(&step).unwrap(),
             json!({"op": "prune", "method": "dns", "alpha": 1.5, "scope": "layer", "schedule": "oneshot"})
         );
+    }
+
+    /// A fine-tune runs the training loop, so a new training version must
+    /// rebuild it; a step that does not train keeps its key.
+    #[test]
+    fn only_steps_that_train_carry_the_training_version() {
+        let finetune = parts("finetune", "", json!({"epochs": 2})).unwrap();
+        assert_eq!(
+            finetune.identity()["train_version"],
+            json!(advcomp_train::VERSION)
+        );
+        let quantise = parts("quantise", "fixed", json!({"bits": 8})).unwrap();
+        assert!(quantise.identity().get("train_version").is_none());
     }
 }

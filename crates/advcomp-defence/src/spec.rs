@@ -259,9 +259,10 @@ impl DefenceSpec {
     }
 
     /// What determines this defence's result, for hashing: every setting
-    /// with its default filled in, the key's public id (never the key) and
-    /// [`DefenceSpec::version`]. An adversarial training's attack is
-    /// represented by its registry identity.
+    /// with its default filled in, the key's public id (never the key),
+    /// [`DefenceSpec::version`] and the training loop's
+    /// [`advcomp_train::VERSION`] (every defence trains). An adversarial
+    /// training's attack is represented by its registry identity.
     pub fn identity(&self) -> Value {
         let method = match &self.method {
             Method::Taboo(c) => serde_json::json!({ "taboo": c }),
@@ -279,6 +280,7 @@ impl DefenceSpec {
         serde_json::json!({
             "defence": self.name,
             "version": self.version(),
+            "train_version": advcomp_train::VERSION,
             "method": method,
             "key_id": self.key().map(|k| k.id()),
             "epochs": self.epochs,

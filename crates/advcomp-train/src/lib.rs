@@ -17,12 +17,15 @@ pub mod trainer;
 pub use config::{OptimizerConfig, TrainConfig};
 
 /// The training loop's version, part of the cache key of every step that
-/// trains (training from scratch; fine-tunes carry their compressor's or
-/// defence's version). Bump it whenever a change makes the same
+/// trains: training from scratch, `finetune` and every `defend` step (the
+/// last two beside their own component's version). Bump it whenever a change makes the same
 /// [`TrainConfig`] give different weights, so cached models made by the old
 /// code are retrained instead of served.
-pub const VERSION: u32 = 1;
+///
+/// History: 2 — the cosine schedule moves at every step and never trains at
+/// its end value (version 1 spent the last epoch at learning rate 0).
+pub const VERSION: u32 = 2;
 pub use evaluate::{Evaluation, evaluate};
 pub use job::{JobError, Limits, Metrics, TrainOutcome, evaluate_checkpoint, train_to_checkpoint};
-pub use schedule::LrSchedule;
+pub use schedule::{LrSchedule, Progress};
 pub use trainer::{EpochStats, TrainError, TrainHooks, TrainObserver, TrainReport, Trainer};

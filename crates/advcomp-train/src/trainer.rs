@@ -14,6 +14,7 @@ use burn::tensor::{Device, Int};
 
 use crate::batch;
 use crate::config::{OptimizerConfig, TrainConfig};
+use crate::schedule::Progress;
 
 /// What a caller can insert into training: used by compressors (masks after
 /// each step, quantisation in the forward pass) and defences (penalty terms).
@@ -81,7 +82,8 @@ impl TrainObserver for () {}
 pub struct EpochStats {
     /// 0-based epoch.
     pub epoch: usize,
-    /// Learning rate used.
+    /// Learning rate of the epoch's first step (a schedule may lower it at
+    /// every step: [`LrSchedule`](crate::LrSchedule)).
     pub learning_rate: f64,
     /// Mean mini-batch loss (cross-entropy plus any extra term).
     pub train_loss: f64,
@@ -234,9 +236,15 @@ impl Trainer {
         let mut epochs = Vec::with_capacity(cfg.epochs);
         for epoch in 0..cfg.epochs {
             let epoch_started = Instant::now();
-            let lr = cfg.schedule.rate(cfg.learning_rate, epoch, cfg.epochs);
             let order = batch::epoch_order(data.len(), cfg.seed, epoch);
             let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).collect();
+            let progress = |batch| Progress {
+                epoch,
+                epochs: cfg.epochs,
+                batch,
+                batches: batches.len(),
+            };
+            let epoch_lr = cfg.schedule.rate(cfg.learning_rate, progress(0));
             observer.epoch_start(epoch, batches.len());
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
             for (b, rows) in batches.iter().enumerate() {
@@ -259,6 +267,7 @@ impl Trainer {
                     .int()
                     .sum();
                 let grads = GradientsParams::from_grads(loss.backward(), &network);
+                let lr = cfg.schedule.rate(cfg.learning_rate, progress(b));
                 network = optimizer.step(lr, network, grads);
                 network = hooks.after_step(network);
                 // One host read per step: on CPU backends the work is already
@@ -276,14 +285,14 @@ impl Trainer {
             }
             let stats = EpochStats {
                 epoch,
-                learning_rate: lr,
+                learning_rate: epoch_lr,
                 train_loss: loss_sum / data.len() as f64,
                 train_accuracy: correct as f64 / data.len() as f64,
                 seconds: epoch_started.elapsed().as_secs_f64(),
             };
             tracing::info!(
                 epoch,
-                lr,
+                lr = epoch_lr,
                 loss = stats.train_loss,
                 accuracy = stats.train_accuracy,
                 seconds = stats.seconds,
