@@ -216,6 +216,40 @@ pub enum ExpectDecl {
     },
 }
 
+impl ExpectDecl {
+    /// The metric calls of the claim, left to right.
+    pub fn metrics_mut(&mut self) -> Vec<&mut MetricCall> {
+        match self {
+            ExpectDecl::Compare { left, right, .. } => [left, right]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric(m) => Some(m),
+                    Operand::Number(_) => None,
+                })
+                .collect(),
+            ExpectDecl::Trend { metric, .. } => vec![metric],
+        }
+    }
+
+    /// Every instance reference in the claim's metric calls, left to right
+    /// (a transfer's source before its target).
+    pub fn references_mut(&mut self) -> Vec<&mut Reference> {
+        let mut out = Vec::new();
+        for m in self.metrics_mut() {
+            for a in &mut m.args {
+                match a {
+                    MetricArg::One(r) => out.push(r),
+                    MetricArg::Pair(x, y) => {
+                        out.push(x);
+                        out.push(y);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A comparison sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CmpOp {
@@ -634,7 +668,7 @@ impl ExpectDecl {
 }
 
 fn zero_expect(e: &mut ExpectDecl) {
-    fn reference(r: &mut Reference) {
+    for r in e.references_mut() {
         r.span = Span::default();
         zero_ident(&mut r.name);
         for s in &mut r.selector {
@@ -642,24 +676,9 @@ fn zero_expect(e: &mut ExpectDecl) {
             zero_value(&mut s.value);
         }
     }
-    fn metric(m: &mut MetricCall) {
+    for m in e.metrics_mut() {
         m.span = Span::default();
         zero_ident(&mut m.name);
-        for a in &mut m.args {
-            match a {
-                MetricArg::One(r) => reference(r),
-                MetricArg::Pair(x, y) => {
-                    reference(x);
-                    reference(y);
-                }
-            }
-        }
-    }
-    fn operand(o: &mut Operand) {
-        match o {
-            Operand::Number(v) => zero_value(v),
-            Operand::Metric(m) => metric(m),
-        }
     }
     match e {
         ExpectDecl::Compare {
@@ -668,18 +687,19 @@ fn zero_expect(e: &mut ExpectDecl) {
             right,
             ..
         } => {
-            operand(left);
-            operand(right);
+            for o in [left, right] {
+                if let Operand::Number(v) = o {
+                    zero_value(v);
+                }
+            }
             *op_span = Span::default();
         }
         ExpectDecl::Trend {
-            metric: m,
             direction_span,
             axis,
             params,
             ..
         } => {
-            metric(m);
             *direction_span = Span::default();
             zero_ident(axis);
             zero_params(params);

@@ -394,22 +394,9 @@ impl<'a> Checker<'a> {
             .filter(|d| !d.is_model())
             .map(|d| d.name().name.as_str())
             .collect();
+        const HELP: &str = "a transfer is written `transfer SOURCES -> TARGETS using ATTACKS`";
         for n in t.sources.iter().chain(&t.targets) {
-            match by_name.get(n.name.as_str()) {
-                None => {
-                    let d = self.undefined(n, "model or variant", &models);
-                    self.diags.push(d);
-                }
-                Some(Decl::Attack(a)) => {
-                    let d = self
-                        .error(n.span, format!("`{}` is an attack, not a model", n.name))
-                        .label("expected a model or variant")
-                        .with(self.src, a.name.span, "declared as an attack here")
-                        .help("a transfer is written `transfer SOURCES -> TARGETS using ATTACKS`");
-                    self.diags.push(d);
-                }
-                Some(_) => {}
-            }
+            self.check_reference(n, true, by_name, &models, Some(HELP));
         }
         match &t.attacks {
             AttackRefs::All(span) if attacks.is_empty() => {
@@ -422,26 +409,51 @@ impl<'a> Checker<'a> {
             AttackRefs::All(_) => {}
             AttackRefs::Named(names) => {
                 for n in names {
-                    match by_name.get(n.name.as_str()) {
-                        None => {
-                            let d = self.undefined(n, "attack", &attacks);
-                            self.diags.push(d);
-                        }
-                        Some(m) if m.is_model() => {
-                            let d = self
-                                .error(
-                                    n.span,
-                                    format!("`{}` is {}, not an attack", n.name, m.what()),
-                                )
-                                .label("expected an attack")
-                                .with(self.src, m.name().span, "declared here");
-                            self.diags.push(d);
-                        }
-                        Some(_) => {}
-                    }
+                    self.check_reference(n, false, by_name, &attacks, Some(HELP));
                 }
             }
         }
+    }
+
+    /// The one check behind every name a `transfer` or an `expect` uses:
+    /// declared, and as a model or variant (`model`) or as an attack.
+    fn check_reference(
+        &mut self,
+        name: &Ident,
+        model: bool,
+        by_name: &HashMap<&'a str, Decl<'a>>,
+        candidates: &[&str],
+        help: Option<&str>,
+    ) {
+        let what = if model { "model or variant" } else { "attack" };
+        match by_name.get(name.name.as_str()) {
+            None => {
+                let d = self.undefined(name, what, candidates);
+                self.diags.push(d);
+            }
+            Some(d) if d.is_model() != model => {
+                let mut diag = self
+                    .error(
+                        name.span,
+                        format!("`{}` is {}, not {}", name.name, d.what(), article(what)),
+                    )
+                    .label(format!("expected {}", article(what)))
+                    .with(self.src, d.name().span, "declared here");
+                if let Some(help) = help {
+                    diag = diag.help(help);
+                }
+                self.diags.push(diag);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn article(what: &str) -> String {
+    if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {what}")
+    } else {
+        format!("a {what}")
     }
 }
 

@@ -19,10 +19,7 @@ use std::fmt;
 
 use serde_json::{Map, Value as Json};
 
-use crate::ast::{
-    ExpectDecl, MetricArg, MetricCall, Operand, Params, Reference, Scenario, StatementKind, StepOp,
-    ValueKind,
-};
+use crate::ast::{Params, Scenario, StatementKind, StepOp, ValueKind};
 use crate::catalog::{Catalog, Kind};
 
 /// One secret value (a passphrase). Only [`Secret::expose`] gives it out.
@@ -147,7 +144,7 @@ pub fn conceal(ast: &mut Scenario, catalog: &dyn Catalog) -> Secrets {
         let StatementKind::Expect(e) = &mut st.kind else {
             continue;
         };
-        for r in claim_references(e) {
+        for r in e.references_mut() {
             for sel in &mut r.selector {
                 if let ValueKind::Str(v) = &mut sel.value.kind
                     && let Some((stand_in, _)) = secrets.0.iter().find(|(_, s)| s.0 == *v)
@@ -161,32 +158,6 @@ pub fn conceal(ast: &mut Scenario, catalog: &dyn Catalog) -> Secrets {
 }
 
 /// Every reference of a claim, mutably.
-fn claim_references(e: &mut ExpectDecl) -> Vec<&mut Reference> {
-    let metrics: Vec<&mut MetricCall> = match e {
-        ExpectDecl::Compare { left, right, .. } => [left, right]
-            .into_iter()
-            .filter_map(|o| match o {
-                Operand::Metric(m) => Some(m),
-                Operand::Number(_) => None,
-            })
-            .collect(),
-        ExpectDecl::Trend { metric, .. } => vec![metric],
-    };
-    let mut out = Vec::new();
-    for m in metrics {
-        for a in &mut m.args {
-            match a {
-                MetricArg::One(r) => out.push(r),
-                MetricArg::Pair(x, y) => {
-                    out.push(x);
-                    out.push(y);
-                }
-            }
-        }
-    }
-    out
-}
-
 fn conceal_block(
     catalog: &dyn Catalog,
     kind: Kind,

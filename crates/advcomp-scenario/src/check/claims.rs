@@ -218,10 +218,12 @@ impl<'a> Checker<'a> {
             .collect();
         match (&m.args[0], metric.takes_pair()) {
             (MetricArg::Pair(s, t), true) => {
-                self.check_reference(s, true, by_name, &models);
-                self.check_reference(t, true, by_name, &models);
+                self.check_reference(&s.name, true, by_name, &models, None);
+                self.check_reference(&t.name, true, by_name, &models, None);
             }
-            (MetricArg::One(r), false) => self.check_reference(r, true, by_name, &models),
+            (MetricArg::One(r), false) => {
+                self.check_reference(&r.name, true, by_name, &models, None)
+            }
             (arg, pair) => {
                 let d = self
                     .error(
@@ -243,7 +245,7 @@ impl<'a> Checker<'a> {
         }
         if metric.takes_attack() {
             match &m.args[1] {
-                MetricArg::One(r) => self.check_reference(r, false, by_name, &attacks),
+                MetricArg::One(r) => self.check_reference(&r.name, false, by_name, &attacks, None),
                 MetricArg::Pair(..) => {
                     let d = self
                         .error(m.args[1].span(), "expected an attack, not a pair of models")
@@ -252,33 +254,6 @@ impl<'a> Checker<'a> {
                     self.diags.push(d);
                 }
             }
-        }
-    }
-
-    fn check_reference(
-        &mut self,
-        r: &Reference,
-        model: bool,
-        by_name: &HashMap<&'a str, Decl<'a>>,
-        candidates: &[&str],
-    ) {
-        let what = if model { "model or variant" } else { "attack" };
-        match by_name.get(r.name.name.as_str()) {
-            None => {
-                let d = self.undefined(&r.name, what, candidates);
-                self.diags.push(d);
-            }
-            Some(d) if d.is_model() != model => {
-                let diag = self
-                    .error(
-                        r.name.span,
-                        format!("`{}` is {}, not {}", r.name.name, d.what(), article(what)),
-                    )
-                    .label(format!("expected {}", article(what)))
-                    .with(self.src, d.name().span, "declared here");
-                self.diags.push(diag);
-            }
-            Some(_) => {}
         }
     }
 
@@ -498,25 +473,22 @@ impl<'a> Checker<'a> {
         let mut chosen: Vec<Vec<Candidate<'_>>> = Vec::new();
         let mut selected: HashSet<&str> = HashSet::new();
         for (r, model) in &refs {
-            let all: Vec<Candidate<'_>> = if *model {
+            let instances: Vec<(&str, &str, &BTreeMap<String, Json>)> = if *model {
                 models
                     .iter()
-                    .filter(|i| i.decl == r.name.name)
-                    .map(|i| Candidate {
-                        id: &i.id,
-                        sweep: &i.sweep,
-                    })
+                    .map(|i| (&*i.decl, &*i.id, &i.sweep))
                     .collect()
             } else {
                 attacks
                     .iter()
-                    .filter(|i| i.decl == r.name.name)
-                    .map(|i| Candidate {
-                        id: &i.id,
-                        sweep: &i.sweep,
-                    })
+                    .map(|i| (&*i.decl, &*i.id, &i.sweep))
                     .collect()
             };
+            let all: Vec<Candidate<'_>> = instances
+                .into_iter()
+                .filter(|(decl, _, _)| *decl == r.name.name)
+                .map(|(_, id, sweep)| Candidate { id, sweep })
+                .collect();
             chosen.push(self.select(r, all)?);
             selected.extend(r.selector.iter().map(|s| s.key.name.as_str()));
         }
@@ -743,14 +715,6 @@ fn text_of(m: &MetricCall) -> String {
     let mut s = String::new();
     crate::format::metric(&mut s, m);
     s
-}
-
-fn article(what: &str) -> String {
-    if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        format!("an {what}")
-    } else {
-        format!("a {what}")
-    }
 }
 
 #[cfg(test)]
