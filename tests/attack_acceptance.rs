@@ -3,7 +3,7 @@
 //!
 //! It trains the README model (`advcomp train --model lenet5 --epochs 8`,
 //! i.e. `TrainConfig::default()`) once into
-//! `target/advcomp-acceptance/lenet5` and takes about 20 minutes on two
+//! `target/advcomp-acceptance/` and takes about 20 minutes on two
 //! cores, most of it C&W, so it is `#[ignore]`d in CI. Run it with
 //!
 //! ```text

@@ -22,14 +22,17 @@ pub fn cpu() -> Device {
 
 /// The README's LeNet-5 (`advcomp train --model lenet5 --epochs 8`, that is
 /// `TrainConfig::default()` on the bundled data), trained once into
-/// `target/advcomp-acceptance/lenet5` and loaded from there afterwards. For
-/// the by-hand acceptance tests.
+/// `target/advcomp-acceptance/lenet5-train-v<N>` (`N` the training loop's
+/// [`advcomp_train::VERSION`], so a new training version retrains instead of
+/// reusing a stale model) and loaded from there afterwards. For the by-hand
+/// acceptance tests.
 pub fn readme_model() -> advcomp_models::Network {
     use burn::module::Module;
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../target/advcomp-acceptance/lenet5"
-    ));
+        "/../target/advcomp-acceptance"
+    ))
+    .join(format!("lenet5-train-v{}", advcomp_train::VERSION));
     let device = cpu();
     if let Ok(checkpoint) = advcomp_models::Checkpoint::load(&dir, &device) {
         return checkpoint.network.valid();
