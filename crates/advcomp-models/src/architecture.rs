@@ -28,7 +28,7 @@ pub enum Architecture {
     /// conv 20@5×5 → max-pool 2 → conv 50@5×5 → max-pool 2 → fc 500 → fc 10,
     /// for 1×28×28 inputs. 431,080 parameters. Mayo's dropout (0.5) before
     /// fc1 is left out: it cost accuracy on the bundled data (98.05 % against
-    /// 98.30 % in the README's training, see `docs/architecture.md`).
+    /// 98.20 % in the README's training, see `docs/architecture.md`).
     Lenet5,
     /// CifarNet as in Mayo (`models/cifarnet.yaml` since 2017-12), the
     /// network of Zhao et al.: per-image standardisation; eight 3×3
