@@ -216,40 +216,6 @@ pub enum ExpectDecl {
     },
 }
 
-impl ExpectDecl {
-    /// The metric calls of the claim, left to right.
-    pub fn metrics_mut(&mut self) -> Vec<&mut MetricCall> {
-        match self {
-            ExpectDecl::Compare { left, right, .. } => [left, right]
-                .into_iter()
-                .filter_map(|o| match o {
-                    Operand::Metric(m) => Some(m),
-                    Operand::Number(_) => None,
-                })
-                .collect(),
-            ExpectDecl::Trend { metric, .. } => vec![metric],
-        }
-    }
-
-    /// Every instance reference in the claim's metric calls, left to right
-    /// (a transfer's source before its target).
-    pub fn references_mut(&mut self) -> Vec<&mut Reference> {
-        let mut out = Vec::new();
-        for m in self.metrics_mut() {
-            for a in &mut m.args {
-                match a {
-                    MetricArg::One(r) => out.push(r),
-                    MetricArg::Pair(x, y) => {
-                        out.push(x);
-                        out.push(y);
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
 /// A comparison sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CmpOp {
@@ -664,6 +630,38 @@ impl ExpectDecl {
                 .collect(),
             ExpectDecl::Trend { metric, .. } => vec![metric],
         }
+    }
+
+    /// [`ExpectDecl::metrics`], mutably (for rewriting spans and selectors).
+    pub fn metrics_mut(&mut self) -> Vec<&mut MetricCall> {
+        match self {
+            ExpectDecl::Compare { left, right, .. } => [left, right]
+                .into_iter()
+                .filter_map(|o| match o {
+                    Operand::Metric(m) => Some(m),
+                    Operand::Number(_) => None,
+                })
+                .collect(),
+            ExpectDecl::Trend { metric, .. } => vec![metric],
+        }
+    }
+
+    /// Every instance reference in the claim's metric calls, left to right
+    /// (a transfer's source before its target).
+    pub fn references_mut(&mut self) -> Vec<&mut Reference> {
+        let mut out = Vec::new();
+        for m in self.metrics_mut() {
+            for a in &mut m.args {
+                match a {
+                    MetricArg::One(r) => out.push(r),
+                    MetricArg::Pair(x, y) => {
+                        out.push(x);
+                        out.push(y);
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
