@@ -91,6 +91,14 @@ pub enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Compute one step of a scenario's plan (what `run --jobs` and
+    /// `run --executor slurm` start for each step).
+    ///
+    ///   advcomp step run KEY --plan CACHE/plans/FILE.json --cache CACHE
+    Step {
+        #[command(subcommand)]
+        command: StepCommand,
+    },
     /// List the artifact cache, or remove what no scenario needs any more.
     ///
     ///   advcomp cache ls scenarios/*.scn
@@ -100,6 +108,27 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Compute step KEY, whose parents must be cached; returns at once if
+    /// it is cached already. Two workers on one key both succeed and leave
+    /// one entry.
+    Run(StepRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StepRunArgs {
+    /// The step's key (as `advcomp run --dry-run` prints its prefix).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The plan file `advcomp run` wrote (in CACHE/plans/).
+    #[arg(long, value_name = "FILE")]
+    pub plan: PathBuf,
+    /// The artifact cache.
+    #[arg(long, value_name = "DIR")]
+    pub cache: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -335,8 +364,67 @@ pub struct RunScenarioArgs {
     /// failing or inconclusive claim fails the run, e.g. in CI).
     #[arg(long)]
     pub strict: bool,
+    /// Who computes the steps: `local` (this machine) or `slurm` (one batch
+    /// job per step; see docs/cluster.md).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: ExecutorArg,
+    /// Steps computed at once by the local executor, each in a worker
+    /// process with cores/N threads. 1: one at a time, in this process.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, env = "ADVCOMP_JOBS",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArg {
+    /// This machine.
+    Local,
+    /// A SLURM cluster: every step a batch job.
+    Slurm,
+}
+
+/// Resources of the SLURM executor's jobs: a TOML file's `[slurm]` table
+/// (with `[slurm.<step kind>]` overrides), then these flags over it.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// TOML file with a `[slurm]` table (docs/cluster.md).
+    #[arg(long, value_name = "FILE")]
+    pub slurm_config: Option<PathBuf>,
+    /// `sbatch --partition`.
+    #[arg(long, value_name = "NAME")]
+    pub partition: Option<String>,
+    /// `sbatch --account`.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
+    /// `sbatch --time` per step (`30`, `1:00:00`).
+    #[arg(long, value_name = "TIME")]
+    pub time: Option<String>,
+    /// `sbatch --cpus-per-task`; also each worker's thread count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus_per_task: Option<u32>,
+    /// `sbatch --mem` (`4G`).
+    #[arg(long, value_name = "SIZE")]
+    pub mem: Option<String>,
+    /// `sbatch --gres` (`gpu:1` for --backend cuda or wgpu).
+    #[arg(long, value_name = "LIST")]
+    pub gres: Option<String>,
+}
+
+impl SlurmArgs {
+    /// Whether any SLURM option was given.
+    pub fn any(&self) -> bool {
+        self.slurm_config.is_some()
+            || self.partition.is_some()
+            || self.account.is_some()
+            || self.time.is_some()
+            || self.cpus_per_task.is_some()
+            || self.mem.is_some()
+            || self.gres.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -102,6 +102,11 @@ pub struct AttackRecord {
 /// How long a step took when it was computed (`step.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
+    /// The step's key: an entry whose record names another key (copied or
+    /// renamed by hand) is foreign, and [`crate::cache::Cache::has`] does
+    /// not count it as finished.
+    #[serde(default)]
+    pub key: String,
     /// The step's label.
     pub label: String,
     /// Wall time when computed (not re-measured on cache hits).

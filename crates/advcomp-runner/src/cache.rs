@@ -53,7 +53,7 @@ pub struct Entry {
     pub key: String,
     /// The step's label from its `step.json` (`None`: missing or unreadable).
     pub label: Option<String>,
-    /// Whether `step.json` is there, i.e. the entry is finished.
+    /// Whether the entry is finished ([`Cache::has`]).
     pub complete: bool,
     /// Bytes of the files in it (symlinks not followed).
     pub bytes: u64,
@@ -118,6 +118,24 @@ impl Cache {
         Ok(Self {
             root: root.to_path_buf(),
         })
+    }
+
+    /// The same cache by its absolute path: what workers, which may start
+    /// in another directory or on another machine, are given.
+    pub fn absolute(&self) -> Result<Self, RunError> {
+        Ok(Self {
+            root: std::path::absolute(&self.root).map_err(io(&self.root))?,
+        })
+    }
+
+    /// The cache's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where executors keep the workers' logs (`<key>-<id>.log`).
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     fn tmp(&self) -> PathBuf {
@@ -187,7 +205,7 @@ impl Cache {
                 .and_then(|v| v["label"].as_str().map(str::to_string));
             out.push(Entry {
                 bytes: dir_size(&dir),
-                complete: label.is_some(),
+                complete: self.has(&key),
                 label,
                 key,
             });
@@ -216,9 +234,13 @@ impl Cache {
         self.root.join(key)
     }
 
-    /// Whether `key` is finished.
+    /// Whether `key` is finished: its directory holds a `step.json` that
+    /// names `key`. A torn entry (no record: a copy cut short on a shared
+    /// filesystem) or a foreign one (a record for another key: a directory
+    /// copied or renamed by hand, or written by an older advcomp) is not
+    /// finished; the step is recomputed and [`Cache::commit`] replaces it.
     pub fn has(&self, key: &str) -> bool {
-        self.dir(key).join(STEP_RECORD).is_file()
+        record_key(&self.dir(key).join(STEP_RECORD)).is_some_and(|k| k == key)
     }
 
     /// A fresh staging directory to build `key` in, locked for this
@@ -274,6 +296,14 @@ impl Cache {
             Err(e) => Err(io(&dir)(e)),
         }
     }
+}
+
+/// The `key` field of the step record at `path`, if it is readable JSON.
+/// Records are a few hundred bytes; anything over 64 KiB is not one.
+fn record_key(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok().filter(|b| b.len() <= 64 << 10)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("key")?.as_str().map(str::to_string)
 }
 
 /// Writes `bytes` to `path` atomically (temporary file + rename).
@@ -352,7 +382,11 @@ mod tests {
         let key = "ab".repeat(KEY_HEX_LEN / 2);
         let s = cache.staging(&key).unwrap();
         std::fs::write(s.join("data"), [0u8; 10]).unwrap();
-        std::fs::write(s.join(STEP_RECORD), r#"{"label": "train m", "seconds": 1}"#).unwrap();
+        std::fs::write(
+            s.join(STEP_RECORD),
+            format!(r#"{{"key": "{key}", "label": "train m", "seconds": 1}}"#),
+        )
+        .unwrap();
         cache.commit(s, &key).unwrap();
         std::fs::create_dir_all(dir.path().join("not-a-key")).unwrap();
         let entries = cache.entries().unwrap();
@@ -373,7 +407,7 @@ mod tests {
         let b = cache.staging("k").unwrap();
         for (s, who) in [(&a, "a"), (&b, "b")] {
             std::fs::write(s.join("who"), who).unwrap();
-            std::fs::write(s.join(STEP_RECORD), "{}").unwrap();
+            std::fs::write(s.join(STEP_RECORD), r#"{"key": "k"}"#).unwrap();
         }
         cache.commit(a, "k").unwrap();
         cache.commit(b, "k").unwrap();
@@ -384,5 +418,37 @@ mod tests {
         // Nothing is left behind in tmp/.
         let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn torn_and_foreign_entries_are_not_finished_and_get_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        // Torn: the files arrived, the record did not.
+        std::fs::create_dir_all(cache.dir("torn")).unwrap();
+        std::fs::write(cache.dir("torn").join("weights"), "half").unwrap();
+        // Foreign: a finished entry of `other`, copied under this name.
+        std::fs::create_dir_all(cache.dir("foreign")).unwrap();
+        std::fs::write(
+            cache.dir("foreign").join(STEP_RECORD),
+            r#"{"key": "other", "label": "x", "seconds": 1}"#,
+        )
+        .unwrap();
+        // Garbage where the record should be.
+        std::fs::create_dir_all(cache.dir("garbage")).unwrap();
+        std::fs::write(cache.dir("garbage").join(STEP_RECORD), [0xff; 9]).unwrap();
+        for key in ["torn", "foreign", "garbage"] {
+            assert!(!cache.has(key), "{key}");
+            let s = cache.staging(key).unwrap();
+            std::fs::write(s.join("new"), "").unwrap();
+            std::fs::write(s.join(STEP_RECORD), format!(r#"{{"key": "{key}"}}"#)).unwrap();
+            cache.commit(s, key).unwrap();
+            assert!(cache.has(key), "{key}");
+            assert!(cache.dir(key).join("new").is_file(), "{key} rebuilt");
+            assert!(
+                !cache.dir(key).join("weights").exists(),
+                "{key}: nothing old read"
+            );
+        }
     }
 }

@@ -30,6 +30,22 @@ pub enum RunError {
     /// The plan is over its step limit.
     #[error(transparent)]
     TooLarge(#[from] crate::plan::TooLarge),
+    /// A worker's plan file ([`crate::WorkOrder`]) is unreadable or does
+    /// not match its scenario.
+    #[error("plan file {path}: {message}")]
+    Order {
+        /// The plan file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The scheduler (worker processes, SLURM) failed: a command could not
+    /// start or answered with an error.
+    #[error("{0}")]
+    Executor(String),
+    /// The run was interrupted (Ctrl-C); what was running was stopped.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A step failed.
     #[error("step `{step}` failed: {message}")]
     Step {

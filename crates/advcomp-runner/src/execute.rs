@@ -50,9 +50,9 @@ pub struct Inputs<'a> {
     /// The dataset.
     pub split: &'a Split,
     /// Training images used.
-    pub train: Dataset,
+    pub train: &'a Dataset,
     /// Test images used (the scenario's test subset).
-    pub test: Dataset,
+    pub test: &'a Dataset,
     /// Training/test limits as the trainer records them.
     pub limits: Limits,
     /// The device (autodiff for training and attacks is derived from it).
@@ -85,28 +85,45 @@ pub fn execute(
         if stop_after.is_some_and(|n| computed >= n) {
             return Ok(false);
         }
-        let started = Instant::now();
-        let staging = cache.staging(&step.key)?;
-        run_step(plan, step, cache, inputs, &staging, observer).map_err(|e| match e {
-            RunError::Step { .. } | RunError::Corrupt { .. } | RunError::Io { .. } => e,
-            other => RunError::Step {
-                step: step.label.clone(),
-                message: other.to_string(),
-            },
-        })?;
-        let seconds = started.elapsed().as_secs_f64();
-        write_json(
-            &staging.join(STEP_RECORD),
-            &StepRecord {
-                label: step.label.clone(),
-                seconds,
-            },
-        )?;
-        cache.commit(staging, &step.key)?;
+        let seconds = compute(plan, i, cache, inputs, observer)?;
         computed += 1;
         observer.step_end(i, step, false, seconds);
     }
     Ok(true)
+}
+
+/// Computes step `index` of `plan` (its parents must be cached) in a
+/// staging directory and publishes it; returns its wall time. Every
+/// executor ends here: the sequential loop above in this process, the
+/// others in an `advcomp step run` worker ([`crate::run_step`]).
+pub fn compute(
+    plan: &Plan,
+    index: usize,
+    cache: &Cache,
+    inputs: &Inputs<'_>,
+    observer: &mut dyn RunObserver,
+) -> Result<f64, RunError> {
+    let step = &plan.steps[index];
+    let started = Instant::now();
+    let staging = cache.staging(&step.key)?;
+    run_step(plan, step, cache, inputs, &staging, observer).map_err(|e| match e {
+        RunError::Step { .. } | RunError::Corrupt { .. } | RunError::Io { .. } => e,
+        other => RunError::Step {
+            step: step.label.clone(),
+            message: other.to_string(),
+        },
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    write_json(
+        &staging.join(STEP_RECORD),
+        &StepRecord {
+            key: step.key.clone(),
+            label: step.label.clone(),
+            seconds,
+        },
+    )?;
+    cache.commit(staging, &step.key)?;
+    Ok(seconds)
 }
 
 fn step_error(step: &PlanStep, message: impl std::fmt::Display) -> RunError {
@@ -228,20 +245,20 @@ fn defend(
     let (twin, _) = trainer
         .fit(
             network.clone(),
-            &inputs.train,
+            inputs.train,
             device,
             &mut (),
             &mut progress,
         )
         .map_err(|e| step_error(step, e))?;
-    let twin_accuracy = accuracy(&twin.valid(), &inputs.test, device);
+    let twin_accuracy = accuracy(&twin.valid(), inputs.test, device);
     let key = spec.key();
     let (hardened, record): (Network, Option<Box<dyn Defence>>) = match &spec.method {
         Method::Taboo(config) => {
             let key = key.clone().expect("keyed defences have keys");
             let mut trap = TabooTrap::new(key, config.clone(), &network);
             let n = trap
-                .harden_with(network, &inputs.train, &inputs.train, &trainer, device)
+                .harden_with(network, inputs.train, inputs.train, &trainer, device)
                 .map_err(|e| step_error(step, e))?;
             (n, Some(Box::new(trap)))
         }
@@ -249,7 +266,7 @@ fn defend(
             let key = key.clone().expect("keyed defences have keys");
             let mut guards = Sitatapatra::new(key, config.clone(), &network);
             let n = guards
-                .harden_with(network, &inputs.train, &inputs.train, &trainer, device)
+                .harden_with(network, inputs.train, inputs.train, &trainer, device)
                 .map_err(|e| step_error(step, e))?;
             (n, Some(Box::new(guards)))
         }
@@ -262,12 +279,12 @@ fn defend(
                 AdversarialTraining::with_attack(attack, &Value::Object(params.clone()), *fraction)
                     .map_err(|e| step_error(step, e))?;
             let (n, _) = trainer
-                .fit(network, &inputs.train, device, &mut hooks, &mut ())
+                .fit(network, inputs.train, device, &mut hooks, &mut ())
                 .map_err(|e| step_error(step, e))?;
             (n.valid(), None)
         }
     };
-    let hardened_accuracy = accuracy(&hardened, &inputs.test, device);
+    let hardened_accuracy = accuracy(&hardened, inputs.test, device);
     sidecar.metrics = serde_json::json!({ "test_accuracy": hardened_accuracy });
     match &record {
         Some(defence) => {
@@ -380,8 +397,8 @@ fn run_step(
                 &parent,
                 &steps,
                 Context {
-                    train: &inputs.train,
-                    test: &inputs.test,
+                    train: inputs.train,
+                    test: inputs.test,
                     device,
                     observer: &mut progress,
                 },
@@ -418,7 +435,7 @@ fn run_step(
             )?;
             let detection = if loaded.defence.is_some() {
                 let rows: Vec<usize> = (0..inputs.test.len()).collect();
-                let (images, dims) = test_images(&inputs.test, &rows);
+                let (images, dims) = test_images(inputs.test, &rows);
                 loaded.detect(&images, dims, &device.clone().without_autodiff())
             } else {
                 None
@@ -426,7 +443,7 @@ fn run_step(
             let predicted = match &detection {
                 // The detector's forward pass already classified them.
                 Some(d) => d.predicted.clone(),
-                None => predict_dataset(&loaded.model, &inputs.test, device),
+                None => predict_dataset(&loaded.model, inputs.test, device),
             };
             let correct = predicted
                 .iter()
@@ -459,8 +476,8 @@ fn run_step(
                 .map_err(|e| step_error(step, e))?;
             let rows = job::spread(inputs.test.len(), (*images).min(inputs.test.len()));
             let plain = device.clone().without_autodiff();
-            let x = batch::images(&inputs.test, &rows, &plain);
-            let y = batch::labels(&inputs.test, &rows, &plain);
+            let x = batch::images(inputs.test, &rows, &plain);
+            let y = batch::labels(inputs.test, &rows, &plain);
             let total = rows.len();
             let result = advcomp_attack::run_batched(
                 attack.as_ref(),
@@ -472,7 +489,7 @@ fn run_step(
                 &mut |done| observer.step_progress(done, total),
             )
             .map_err(|e| step_error(step, e))?;
-            let s = &inputs.test.shape;
+            let s = inputs.test.shape;
             let dims = [rows.len(), s.channels, s.height, s.width];
             artifacts::write_images(out, &result.adversarial)?;
             let detection = loaded.detect(&result.adversarial, dims, &plain);
@@ -492,7 +509,7 @@ fn run_step(
         StepKind::Apply { .. } => {
             let attack_dir = cache.dir(&plan.steps[step.deps[0]].key);
             let record = artifacts::read_attack(&attack_dir, inputs.test.len())?;
-            let s = &inputs.test.shape;
+            let s = inputs.test.shape;
             let shape = [s.channels, s.height, s.width];
             let images = artifacts::read_images(&attack_dir, record.dims, shape)?;
             let loaded = load_model(

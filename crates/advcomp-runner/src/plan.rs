@@ -79,6 +79,20 @@ pub enum StepKind {
     },
 }
 
+impl StepKind {
+    /// The kind's name, as serialised (`train`, `attack`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Train { .. } => "train",
+            StepKind::Compress { .. } => "compress",
+            StepKind::Defend { .. } => "defend",
+            StepKind::Evaluate { .. } => "evaluate",
+            StepKind::Attack { .. } => "attack",
+            StepKind::Apply { .. } => "apply",
+        }
+    }
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanStep {

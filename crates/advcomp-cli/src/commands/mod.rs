@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => scenario::check(args),
         Command::Fmt(args) => scenario::fmt(args),
         Command::Data { command } => data::run(command, quiet),
+        Command::Step { command } => scenario::step(command, quiet),
         Command::Cache { command } => cache::run(command),
     }
 }

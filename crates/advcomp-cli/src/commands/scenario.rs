@@ -1,14 +1,18 @@
 //! `advcomp run`, `advcomp check`, `advcomp fmt`: the scenario language.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use advcomp_runner::executor::slurm::Resources;
+use advcomp_runner::executor::{SlurmConfig, Worker};
 use advcomp_runner::plan::PlanStep;
-use advcomp_runner::{LoadError, RunObserver, RunOptions};
+use advcomp_runner::{Executor, LoadError, RunObserver, RunOptions, StepRun, WorkOrder};
 use indicatif::ProgressBar;
 use miette::{IntoDiagnostic, Result, WrapErr};
 
-use crate::cli::{CheckArgs, FmtArgs, RunArgs, RunScenarioArgs};
+use crate::cli::{CheckArgs, ExecutorArg, FmtArgs, RunArgs, RunScenarioArgs, StepCommand};
 use crate::out::{out, outln};
 
 /// Loads a scenario; syntax and semantic errors print as diagnostics.
@@ -143,6 +147,8 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
                 .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
             PathBuf::from("runs").join(stem)
         });
+    let executor = executor(&args)?;
+    let workers = !matches!(executor, Executor::InProcess);
     let options = RunOptions {
         scenario: args.scenario.clone(),
         out_dir: out.clone(),
@@ -152,12 +158,40 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
         dry_run: args.dry_run,
         stop_after: None,
         max_steps: Some(args.max_steps),
+        executor,
+        cancel: Arc::new(AtomicBool::new(false)),
     };
+    if workers && !args.dry_run {
+        // Ctrl-C stops the workers or cancels the SLURM jobs, then exits.
+        // (In-process runs keep the default: the signal ends the process,
+        // and the cache's staging makes that safe.)
+        let cancel = options.cancel.clone();
+        ctrlc::set_handler(move || cancel.store(true, Ordering::SeqCst))
+            .into_diagnostic()
+            .wrap_err("cannot install the Ctrl-C handler")?;
+    }
     let started = Instant::now();
     let mut progress = Progress::new(quiet || args.dry_run);
     let outcome = advcomp_runner::run(&resolved, &bytes, &options, &device, &mut progress)
         .into_diagnostic()?;
     progress.finish();
+    if let (true, Executor::Slurm { config, worker }) = (args.dry_run, &options.executor) {
+        // The submissions, as a script one could run by hand.
+        let cache = advcomp_runner::cache::Cache::open(&args.cache).into_diagnostic()?;
+        let order = advcomp_runner::WorkOrder::new(&options, &bytes)
+            .and_then(|o| o.write(&cache))
+            .into_diagnostic()?;
+        let launch = advcomp_runner::executor::Launch {
+            worker,
+            order: &order,
+            cancel: &options.cancel,
+        };
+        out!(
+            "{}",
+            advcomp_runner::executor::slurm::script(&outcome.plan, &cache, &launch, config)
+        )?;
+        return Ok(());
+    }
     if args.dry_run {
         outln!(
             "plan for {} ({} steps):",
@@ -200,9 +234,15 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
     }
     if !quiet {
         eprintln!(
-            "{} steps ({} from the cache) in {:.1}s; report in {}",
+            "{} steps ({} from the cache{}) in {:.1}s; report in {}",
             outcome.plan.steps.len(),
             outcome.plan.steps.len() - computed,
+            match &options.executor {
+                Executor::Slurm { .. } => {
+                    format!("; {} SLURM job(s) submitted", outcome.jobs_submitted)
+                }
+                _ => String::new(),
+            },
             started.elapsed().as_secs_f64(),
             out.join(advcomp_runner::REPORT_FILE).display()
         );
@@ -221,11 +261,84 @@ pub fn run(args: RunScenarioArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+/// The executor `args` ask for.
+fn executor(args: &RunScenarioArgs) -> Result<Executor> {
+    let worker = || -> Result<Worker> {
+        let program = std::env::current_exe()
+            .into_diagnostic()
+            .wrap_err("cannot find the advcomp binary to start workers with")?;
+        Ok(Worker { program })
+    };
+    match args.executor {
+        ExecutorArg::Local => {
+            if args.slurm.any() {
+                miette::bail!(
+                    "--slurm-config, --partition, --account, --time, --cpus-per-task, --mem and \
+                     --gres are for --executor slurm"
+                );
+            }
+            Ok(match args.jobs {
+                1 => Executor::InProcess,
+                jobs => Executor::Local {
+                    jobs: usize::from(jobs),
+                    worker: worker()?,
+                },
+            })
+        }
+        ExecutorArg::Slurm => {
+            let s = &args.slurm;
+            let mut config = match &s.slurm_config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .into_diagnostic()
+                        .wrap_err_with(|| path.display().to_string())?;
+                    SlurmConfig::from_toml(&text, path).map_err(|e| miette::miette!("{e}"))?
+                }
+                None => SlurmConfig::default(),
+            };
+            let flags = Resources {
+                partition: s.partition.clone(),
+                account: s.account.clone(),
+                time: s.time.clone(),
+                cpus_per_task: s.cpus_per_task,
+                mem: s.mem.clone(),
+                gres: s.gres.clone(),
+            };
+            config.defaults = config.defaults.overlay(&flags);
+            Ok(Executor::Slurm {
+                config,
+                worker: worker()?,
+            })
+        }
+    }
+}
+
+/// `advcomp step run`: one step, as a worker.
+pub fn step(command: StepCommand, quiet: bool) -> Result<()> {
+    let StepCommand::Run(args) = command;
+    let order = WorkOrder::read(&args.plan).into_diagnostic()?;
+    let (_, device) = super::device(&order.backend)?;
+    let (label, outcome) =
+        advcomp_runner::run_step(&order, &args.plan, &args.key, &args.cache, &device, &mut ())
+            .into_diagnostic()?;
+    if !quiet {
+        match outcome {
+            StepRun::Cached => eprintln!("{label}: already cached"),
+            StepRun::Computed(seconds) => eprintln!("{label}: computed in {seconds:.1}s"),
+        }
+    }
+    Ok(())
+}
+
 /// One bar over the plan's steps, with the current step's own progress in
 /// its message.
 struct Progress {
     bar: Option<ProgressBar>,
-    label: String,
+    /// Steps finished (computed or read from the cache).
+    done: usize,
+    /// Labels of the steps being computed now: one in this process, up to
+    /// `--jobs` with workers.
+    running: Vec<(usize, String)>,
 }
 
 impl Progress {
@@ -242,7 +355,8 @@ impl Progress {
                 );
                 bar
             }),
-            label: String::new(),
+            done: 0,
+            running: Vec::new(),
         }
     }
 
@@ -251,34 +365,43 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+
+    fn show(&self, detail: Option<String>) {
+        if let Some(bar) = &self.bar {
+            let labels: Vec<&str> = self.running.iter().map(|(_, l)| l.as_str()).collect();
+            let mut message = labels.join(" | ");
+            if let Some(d) = detail {
+                message.push_str(&format!(" [{d}]"));
+            }
+            bar.set_message(message);
+        }
+    }
 }
 
 impl RunObserver for Progress {
     fn step_start(&mut self, index: usize, total: usize, step: &PlanStep, cached: bool) {
-        self.label = step.label.clone();
         if let Some(bar) = &self.bar {
             bar.set_length(total as u64);
-            bar.set_position(index as u64);
-            bar.set_message(if cached {
-                format!("{} (cached)", step.label)
-            } else {
-                step.label.clone()
-            });
+        }
+        if !cached {
+            self.running.push((index, step.label.clone()));
+            self.show(None);
         }
     }
 
     fn step_progress(&mut self, done: usize, total: usize) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} [{done}/{total}]", self.label));
-        }
+        self.show(Some(format!("{done}/{total}")));
     }
 
     fn step_end(&mut self, index: usize, step: &PlanStep, cached: bool, seconds: f64) {
         if !cached {
             tracing::info!(step = %step.label, seconds, "step finished");
         }
+        self.running.retain(|(i, _)| *i != index);
+        self.done += 1;
         if let Some(bar) = &self.bar {
-            bar.set_position(index as u64 + 1);
+            bar.set_position(self.done as u64);
         }
+        self.show(None);
     }
 }

@@ -28,8 +28,7 @@ pub fn options(dir: &Path, name: &str) -> RunOptions {
         data_dir: Some(bundled()),
         backend: "flex".into(),
         dry_run: false,
-        stop_after: None,
-        max_steps: None,
+        ..RunOptions::default()
     }
 }
 
