@@ -5,7 +5,8 @@
 //! cannot take the run down with it. Each worker gets
 //! `RAYON_NUM_THREADS = cores / N` (unless the user set it): burn's CPU
 //! backends parallelise every operation over rayon's pool, and N pools of
-//! all cores would fight over them (docs/performance.md measures this).
+//! all cores would oversubscribe them (docs/cluster.md has the measured
+//! speed-up).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::artifacts::StepRecord;
 use crate::cache::{Cache, STEP_RECORD, read_json};
 use crate::error::{RunError, io};
 use crate::execute::RunObserver;
-use crate::plan::Plan;
+use crate::plan::{Plan, StepKind};
 
 /// How often running workers are checked.
 const POLL: Duration = Duration::from_millis(20);
@@ -27,6 +28,19 @@ const POLL: Duration = Duration::from_millis(20);
 pub fn threads_per_worker(jobs: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     (cores / jobs.max(1)).max(1)
+}
+
+/// Which ready step starts first (lower first; plan order breaks ties):
+/// the long kinds, roughly longest first, so that the run does not end
+/// with one long attack on one worker while the others idle; the many
+/// sub-second evaluate and apply steps fill the gaps.
+fn urgency(kind: &StepKind) -> u8 {
+    match kind {
+        StepKind::Train { .. } => 0,
+        StepKind::Defend { .. } | StepKind::Compress { .. } => 1,
+        StepKind::Attack { .. } => 2,
+        StepKind::Evaluate { .. } | StepKind::Apply { .. } => 3,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,7 +58,7 @@ struct Running {
 }
 
 /// Computes every uncached step of `plan` with up to `jobs` workers at a
-/// time, parents before children. After a failure no new worker starts;
+/// time, parents before children, long kinds of step first ([`urgency`]). After a failure no new worker starts;
 /// those running finish (their work is valid and cached) and the first
 /// failure is returned with the end of its worker's log.
 pub fn execute(
@@ -83,10 +97,12 @@ pub fn execute(
             ));
         }
         while failure.is_none() && running.len() < jobs.max(1) {
-            let ready = (0..total).find(|&i| {
-                state[i] == State::Waiting
-                    && plan.steps[i].deps.iter().all(|&d| state[d] == State::Done)
-            });
+            let ready = (0..total)
+                .filter(|&i| {
+                    state[i] == State::Waiting
+                        && plan.steps[i].deps.iter().all(|&d| state[d] == State::Done)
+                })
+                .min_by_key(|&i| (urgency(&plan.steps[i].kind), i));
             let Some(index) = ready else { break };
             let step = &plan.steps[index];
             let log = logs.join(format!("{}-{}.log", step.key, std::process::id()));

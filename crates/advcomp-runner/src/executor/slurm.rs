@@ -31,6 +31,10 @@ use crate::error::{RunError, io};
 use crate::execute::RunObserver;
 use crate::plan::Plan;
 
+/// `squeue` failures in a row that are waited out before the run gives up
+/// (and cancels its jobs).
+const SQUEUE_RETRIES: u32 = 5;
+
 /// Characters of the key in a job's name.
 const NAME_KEY_CHARS: usize = 16;
 
@@ -433,6 +437,7 @@ fn wait(
     // one more look before it counts as failed (its entry may have been
     // renamed into place between our two questions).
     let mut missing_once = vec![false; total];
+    let mut squeue_failures = 0;
     let outstanding = |done: &[bool]| -> Vec<String> {
         (0..total)
             .filter(|&i| !done[i])
@@ -451,7 +456,17 @@ fn wait(
         // The queue first, then the cache: a job that leaves the queue
         // after we asked is seen done (or missing) at the next look.
         let queue = match queue() {
-            Ok(q) => q,
+            Ok(q) => {
+                squeue_failures = 0;
+                q
+            }
+            // A busy controller times out now and then; the jobs go on.
+            Err(e) if squeue_failures < SQUEUE_RETRIES => {
+                squeue_failures += 1;
+                tracing::warn!(error = %e, "squeue failed; asking again");
+                std::thread::sleep(config.poll);
+                continue;
+            }
             Err(e) => {
                 cancel(ours);
                 return Err(e);
