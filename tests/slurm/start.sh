@@ -66,8 +66,9 @@ NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
+# Daemons already running are kept (pidof skips zombies, pgrep does not).
 # munge: the package made a key; the daemon runs as the munge user.
-if ! pgrep -x munged >/dev/null; then
+if ! pidof munged >/dev/null; then
     [[ -s /etc/munge/munge.key ]] || mungekey --create --force 2>/dev/null || \
         dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
@@ -75,8 +76,8 @@ if ! pgrep -x munged >/dev/null; then
     runuser -u munge -- /usr/sbin/munged
 fi
 
-pgrep -x slurmctld >/dev/null || slurmctld
-pgrep -x slurmd >/dev/null || slurmd
+pidof slurmctld >/dev/null || slurmctld
+pidof slurmd >/dev/null || slurmd
 
 for _ in $(seq 60); do
     state=$(sinfo -h -n "$host" -o %t 2>/dev/null || true)
