@@ -187,6 +187,43 @@ fn workers_compute_the_same_bytes_as_one_process_and_step_run_is_idempotent() {
     );
 }
 
+#[test]
+fn ctrl_c_stops_the_workers_and_the_next_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.scn"), SCENARIO).unwrap();
+    let data = bundled();
+    let child = command(
+        d,
+        &[
+            "run", "s.scn", "--cache", "cache", "--out", "out", "--data", &data, "--jobs", "2",
+        ],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Interrupt once the first worker (training) is building its entry.
+    let started = Instant::now();
+    while !std::fs::read_dir(d.join("cache/tmp")).is_ok_and(|mut r| r.next().is_some()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no worker started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt(child.id());
+    let o = child.wait_with_output().unwrap();
+    let stderr = flat(&String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !o.status.success() && stderr.contains("interrupted: the running workers were stopped"),
+        "{stderr}"
+    );
+    // The killed worker's staging is swept and the run completes.
+    ok(&run(d, "cache", "out", &["--jobs", "2", "-q"]));
+    let tmp: Vec<_> = std::fs::read_dir(d.join("cache/tmp")).unwrap().collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
 /// Whether a SLURM cluster answers here; `Err` says why not.
 fn slurm_ready() -> Result<(), String> {
     let o = Command::new("sinfo")
@@ -304,4 +341,141 @@ fn the_slurm_executor_matches_a_local_run_and_finishes_after_a_cancelled_job() {
         queued("PENDING,RUNNING").is_empty(),
         "nothing of ours is left queued"
     );
+
+    // A run killed outright (a lost login session) leaves its jobs queued;
+    // the next run adopts them instead of submitting the steps again.
+    let mut child = command(
+        d,
+        &[
+            &[
+                "run",
+                "s.scn",
+                "--cache",
+                "adopt",
+                "--out",
+                "out-adopt",
+                "--data",
+                &data,
+            ][..],
+            &slurm[..],
+        ]
+        .concat(),
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while queued("PENDING").len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no job was queued"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300)); // every sbatch done
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pending = queued("PENDING");
+    let adopter = command(
+        d,
+        &[
+            &[
+                "run",
+                "s.scn",
+                "--cache",
+                "adopt",
+                "--out",
+                "out-adopt",
+                "--data",
+                &data,
+                "-v",
+            ][..],
+            &slurm[..],
+        ]
+        .concat(),
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    // An adopted job that dies under the new run (here: cancelled) is
+    // submitted again by it, with everything below it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let victim = *pending.iter().max().unwrap();
+    Command::new("scancel")
+        .arg(victim.to_string())
+        .status()
+        .unwrap();
+    let o = adopter.wait_with_output().unwrap();
+    let stderr = flat(&ok(&o));
+    let submitted: usize = stderr
+        .split(" SLURM job(s) submitted")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        stderr.contains("an adopted job ended without a result; resubmitting"),
+        "{stderr}"
+    );
+    assert!(
+        (1..pending.len()).contains(&submitted),
+        "{} jobs were pending, {submitted} submitted again",
+        pending.len()
+    );
+    assert_eq!(numbers(&d.join("out-local")), numbers(&d.join("out-adopt")));
+
+    // Ctrl-C cancels every job the run waits for.
+    let child = command(
+        d,
+        &[
+            &[
+                "run",
+                "s.scn",
+                "--cache",
+                "ctrl-c",
+                "--out",
+                "out-ctrl-c",
+                "--data",
+                &data,
+            ][..],
+            &slurm[..],
+        ]
+        .concat(),
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while queued("PENDING").len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no job was queued"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    interrupt(child.id());
+    let o = child.wait_with_output().unwrap();
+    let stderr = flat(&String::from_utf8_lossy(&o.stderr));
+    assert!(
+        !o.status.success() && stderr.contains("interrupted: cancelled"),
+        "{stderr}"
+    );
+    let started = Instant::now();
+    while !queued("PENDING,RUNNING").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "jobs left queued after Ctrl-C: {:?}",
+            queued("PENDING,RUNNING")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to process `pid`.
+fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

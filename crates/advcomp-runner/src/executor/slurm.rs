@@ -347,6 +347,15 @@ fn alive(state: &str) -> bool {
     )
 }
 
+/// States in which another run's job may be adopted: it has not started
+/// to finish. (A `COMPLETING` job may be one that was just cancelled.)
+fn adoptable(state: &str) -> bool {
+    matches!(
+        state,
+        "PENDING" | "RUNNING" | "CONFIGURING" | "SUSPENDED" | "REQUEUED"
+    )
+}
+
 /// Submits every uncached step of `plan` (adopting jobs already queued for
 /// a step) and waits until each is cached; returns how many jobs it
 /// submitted. On a failed job, or when `launch.cancel` is set, cancels its
@@ -361,163 +370,217 @@ pub fn execute(
     let total = plan.steps.len();
     let logs = cache.logs();
     std::fs::create_dir_all(&logs).map_err(io(&logs))?;
-    let mut job: Vec<Option<String>> = vec![None; total];
-    let mut done = vec![false; total];
+    let mut run = Submitted {
+        plan,
+        cache,
+        launch,
+        config,
+        job: vec![None; total],
+        adopted: vec![false; total],
+        done: vec![false; total],
+        count: 0,
+    };
     for (i, step) in plan.steps.iter().enumerate() {
         if cache.has(&step.key) {
             observer.step_start(i, total, step, true);
             let record: StepRecord = read_json(&cache.dir(&step.key).join(STEP_RECORD))?;
             observer.step_end(i, step, true, record.seconds);
-            done[i] = true;
+            run.done[i] = true;
         }
     }
-    if done.iter().all(|d| *d) {
+    if run.done.iter().all(|d| *d) {
         return Ok(0);
     }
     let queued_by_name: HashMap<String, String> = queue()?
         .into_iter()
-        .filter(|(_, (_, state))| alive(state))
+        .filter(|(_, (_, state))| adoptable(state))
         .map(|(id, (name, _))| (name, id))
         .collect();
-    let mut submitted = 0;
-    let mut ours: Vec<String> = Vec::new();
     for i in 0..total {
-        if done[i] {
+        if run.done[i] {
             continue;
         }
         let step = &plan.steps[i];
         if let Some(id) = queued_by_name.get(&job_name(&step.key)) {
             tracing::info!(step = %step.label, job = %id, "adopted a queued job");
-            job[i] = Some(id.clone());
+            run.job[i] = Some(id.clone());
+            run.adopted[i] = true;
             continue;
         }
-        let parents: Vec<String> = step.deps.iter().filter_map(|&d| job[d].clone()).collect();
-        let args = sbatch_args(plan, i, &parents, cache, launch, config);
-        let out = match command("sbatch", &args) {
-            Ok(out) => out,
-            Err(e) => {
-                cancel(&ours);
-                return Err(e);
-            }
-        };
+        if let Err(e) = run.submit(i) {
+            run.cancel_outstanding();
+            return Err(e);
+        }
+    }
+    match run.wait(observer) {
+        Ok(()) => Ok(run.count),
+        Err(e) => {
+            run.cancel_outstanding();
+            Err(e)
+        }
+    }
+}
+
+/// The jobs of one run.
+struct Submitted<'a> {
+    plan: &'a Plan,
+    cache: &'a Cache,
+    launch: &'a Launch<'a>,
+    config: &'a SlurmConfig,
+    /// Per step, the job that computes it.
+    job: Vec<Option<String>>,
+    /// Per step, whether that job was another run's (found queued).
+    adopted: Vec<bool>,
+    /// Per step, whether it is cached.
+    done: Vec<bool>,
+    /// Jobs this run submitted.
+    count: usize,
+}
+
+impl Submitted<'_> {
+    /// Submits step `i`, after its parents' jobs.
+    fn submit(&mut self, i: usize) -> Result<(), RunError> {
+        let step = &self.plan.steps[i];
+        let parents: Vec<String> = step
+            .deps
+            .iter()
+            .filter(|&&d| !self.done[d])
+            .filter_map(|&d| self.job[d].clone())
+            .collect();
+        let args = sbatch_args(self.plan, i, &parents, self.cache, self.launch, self.config);
+        let out = command("sbatch", &args)?;
         let id = out.trim().split(';').next().unwrap_or("").to_string();
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            cancel(&ours);
             return Err(RunError::Executor(format!(
                 "sbatch answered `{}`, not a job id",
                 out.trim()
             )));
         }
         tracing::info!(step = %step.label, job = %id, "submitted");
-        ours.push(id.clone());
-        job[i] = Some(id);
-        submitted += 1;
+        self.job[i] = Some(id);
+        self.adopted[i] = false;
+        self.count += 1;
+        Ok(())
     }
-    wait(
-        plan, cache, launch, config, observer, &job, &mut done, &ours,
-    )?;
-    Ok(submitted)
-}
 
-/// Watches the jobs until every step is cached.
-#[allow(clippy::too_many_arguments)]
-fn wait(
-    plan: &Plan,
-    cache: &Cache,
-    launch: &Launch<'_>,
-    config: &SlurmConfig,
-    observer: &mut dyn RunObserver,
-    job: &[Option<String>],
-    done: &mut [bool],
-    ours: &[String],
-) -> Result<(), RunError> {
-    let total = plan.steps.len();
-    let mut started = vec![false; total];
-    // Left the queue without a cache entry at the last look: a job gets
-    // one more look before it counts as failed (its entry may have been
-    // renamed into place between our two questions).
-    let mut missing_once = vec![false; total];
-    let mut squeue_failures = 0;
-    let outstanding = |done: &[bool]| -> Vec<String> {
-        (0..total)
-            .filter(|&i| !done[i])
-            .filter_map(|i| job[i].clone())
+    /// The jobs of the steps not yet cached.
+    fn outstanding(&self) -> Vec<String> {
+        (0..self.job.len())
+            .filter(|&i| !self.done[i])
+            .filter_map(|i| self.job[i].clone())
             .collect()
-    };
-    loop {
-        if launch.cancel.load(Ordering::SeqCst) {
-            let left = outstanding(done);
-            cancel(&left);
-            return Err(RunError::Interrupted(format!(
-                "cancelled {} SLURM job(s); finished steps are cached",
-                left.len()
-            )));
+    }
+
+    fn cancel_outstanding(&self) {
+        cancel(&self.outstanding());
+    }
+
+    /// Step `i` and every step below it that is not cached, in plan order.
+    fn subtree(&self, i: usize) -> Vec<usize> {
+        let mut inside = vec![false; self.plan.steps.len()];
+        inside[i] = true;
+        for j in i + 1..self.plan.steps.len() {
+            inside[j] = !self.done[j] && self.plan.steps[j].deps.iter().any(|&d| inside[d]);
         }
-        // The queue first, then the cache: a job that leaves the queue
-        // after we asked is seen done (or missing) at the next look.
-        let queue = match queue() {
-            Ok(q) => {
-                squeue_failures = 0;
-                q
+        (0..inside.len()).filter(|&j| inside[j]).collect()
+    }
+
+    /// Watches the jobs until every step is cached.
+    fn wait(&mut self, observer: &mut dyn RunObserver) -> Result<(), RunError> {
+        let plan = self.plan;
+        let total = plan.steps.len();
+        let mut started = vec![false; total];
+        // Left the queue without a cache entry at the last look: a job gets
+        // one more look before it counts as ended (its entry may have been
+        // renamed into place between our two questions).
+        let mut missing_once = vec![false; total];
+        let mut squeue_failures = 0;
+        loop {
+            if self.launch.cancel.load(Ordering::SeqCst) {
+                return Err(RunError::Interrupted(format!(
+                    "cancelled {} SLURM job(s); finished steps are cached",
+                    self.outstanding().len()
+                )));
             }
-            // A busy controller times out now and then; the jobs go on.
-            Err(e) if squeue_failures < SQUEUE_RETRIES => {
-                squeue_failures += 1;
-                tracing::warn!(error = %e, "squeue failed; asking again");
-                std::thread::sleep(config.poll);
-                continue;
-            }
-            Err(e) => {
-                cancel(ours);
-                return Err(e);
-            }
-        };
-        let mut failed: Option<usize> = None;
-        for i in 0..total {
-            if done[i] {
-                continue;
-            }
-            let step = &plan.steps[i];
-            let id = job[i].as_deref().unwrap_or_default();
-            let state = queue.get(id).map(|(_, s)| s.as_str());
-            if state == Some("RUNNING") && !started[i] {
-                started[i] = true;
-                observer.step_start(i, total, step, false);
-            }
-            if cache.has(&step.key) {
-                if !started[i] {
+            // The queue first, then the cache: a job that leaves the queue
+            // after we asked is seen done (or missing) at the next look.
+            let queue = match queue() {
+                Ok(q) => {
+                    squeue_failures = 0;
+                    q
+                }
+                // A busy controller times out now and then; the jobs go on.
+                Err(e) if squeue_failures < SQUEUE_RETRIES => {
+                    squeue_failures += 1;
+                    tracing::warn!(error = %e, "squeue failed; asking again");
+                    std::thread::sleep(self.config.poll);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut ended: Option<usize> = None;
+            for i in 0..total {
+                if self.done[i] {
+                    continue;
+                }
+                let step = &plan.steps[i];
+                let id = self.job[i].as_deref().unwrap_or_default();
+                let state = queue.get(id).map(|(_, s)| s.as_str());
+                if state == Some("RUNNING") && !started[i] {
+                    started[i] = true;
                     observer.step_start(i, total, step, false);
                 }
-                let record: StepRecord = read_json(&cache.dir(&step.key).join(STEP_RECORD))?;
-                observer.step_end(i, step, false, record.seconds);
-                done[i] = true;
-            } else if state.is_none_or(|s| !alive(s)) {
-                let parents_done = step.deps.iter().all(|&d| done[d]);
-                if parents_done && std::mem::replace(&mut missing_once[i], true) {
-                    failed.get_or_insert(i);
+                if self.cache.has(&step.key) {
+                    if !started[i] {
+                        observer.step_start(i, total, step, false);
+                    }
+                    let record: StepRecord =
+                        read_json(&self.cache.dir(&step.key).join(STEP_RECORD))?;
+                    observer.step_end(i, step, false, record.seconds);
+                    self.done[i] = true;
+                } else if state.is_none_or(|s| !alive(s)) {
+                    let parents_done = step.deps.iter().all(|&d| self.done[d]);
+                    if parents_done && std::mem::replace(&mut missing_once[i], true) {
+                        ended.get_or_insert(i);
+                    }
                 }
             }
+            if let Some(i) = ended {
+                let id = self.job[i].clone().unwrap_or_default();
+                if self.adopted[i] {
+                    // Another run's job, cancelled or failed under it: this
+                    // run computes the step itself, and everything below it
+                    // (whose jobs waited on that one and were cancelled).
+                    let subtree = self.subtree(i);
+                    let old: Vec<String> = subtree
+                        .iter()
+                        .filter_map(|&j| self.job[j].clone())
+                        .collect();
+                    cancel(&old);
+                    tracing::info!(step = %plan.steps[i].label, job = %id, "an adopted job ended without a result; resubmitting");
+                    for j in subtree {
+                        self.submit(j)?;
+                        missing_once[j] = false;
+                    }
+                    continue;
+                }
+                let step = &plan.steps[i];
+                let log = self.cache.logs().join(format!("{}-{id}.log", step.key));
+                let others = self.outstanding().len() - 1;
+                return Err(RunError::Step {
+                    step: step.label.clone(),
+                    message: format!(
+                        "SLURM job {id} ended without a result (failed, cancelled or timed out); \
+                         the other {others} job(s) of this run were cancelled; {}",
+                        log_tail(&log, 20)
+                    ),
+                });
+            }
+            if self.done.iter().all(|d| *d) {
+                return Ok(());
+            }
+            std::thread::sleep(self.config.poll);
         }
-        if let Some(i) = failed {
-            let id = job[i].as_deref().unwrap_or_default();
-            let left: Vec<String> = outstanding(done).into_iter().filter(|j| j != id).collect();
-            cancel(&left);
-            let step = &plan.steps[i];
-            let log = cache.logs().join(format!("{}-{id}.log", step.key));
-            return Err(RunError::Step {
-                step: step.label.clone(),
-                message: format!(
-                    "SLURM job {id} ended without a result (failed, cancelled or timed out); \
-                     the other {} job(s) of this run were cancelled; {}",
-                    left.len(),
-                    log_tail(&log, 20)
-                ),
-            });
-        }
-        if done.iter().all(|d| *d) {
-            return Ok(());
-        }
-        std::thread::sleep(config.poll);
     }
 }
 
