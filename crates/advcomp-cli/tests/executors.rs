@@ -21,10 +21,6 @@ transfer base -> pruned using fgsm
 transfer pruned -> base using fgsm
 ";
 
-fn advcomp(dir: &Path, args: &[&str]) -> Output {
-    command(dir, args).output().expect("advcomp runs")
-}
-
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_advcomp"));
     c.current_dir(dir)
@@ -93,12 +89,31 @@ fn entries(cache: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Runs the scenario in `dir` with `extra` arguments into `out` and `cache`.
 fn run(dir: &Path, cache: &str, out: &str, extra: &[&str]) -> Output {
+    run_command(dir, cache, out, extra)
+        .output()
+        .expect("advcomp runs")
+}
+
+/// The command [`run`] runs, to start it in the background.
+fn run_command(dir: &Path, cache: &str, out: &str, extra: &[&str]) -> Command {
     let data = bundled();
     let mut args = vec![
         "run", "s.scn", "--cache", cache, "--out", out, "--data", &data,
     ];
     args.extend_from_slice(extra);
-    advcomp(dir, &args)
+    command(dir, &args)
+}
+
+/// Waits until at least `n` of our SLURM jobs are pending.
+fn wait_until_pending(n: usize) {
+    let started = Instant::now();
+    while queued("PENDING").len() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no job was queued"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -293,35 +308,15 @@ fn the_slurm_executor_matches_a_local_run_and_finishes_after_a_cancelled_job() {
 
     // Cancel one job while the run waits: the run fails naming the step,
     // and a rerun submits what is missing and finishes.
-    let data = bundled();
-    let child = command(
-        d,
-        &[
-            &[
-                "run", "s.scn", "--cache", "cut", "--out", "out-cut", "--data", &data,
-            ][..],
-            &slurm[..],
-        ]
-        .concat(),
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = run_command(d, "cut", "out-cut", &slurm)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // The last job submitted waits on others, so it is still pending when
     // cancelled: the cut is deterministic.
-    let started = Instant::now();
-    let victim = loop {
-        let pending = queued("PENDING");
-        if pending.len() >= 5 {
-            std::thread::sleep(Duration::from_millis(300));
-            break *queued("PENDING").iter().max().unwrap();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no job was queued"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    wait_until_pending(5);
+    std::thread::sleep(Duration::from_millis(300)); // every sbatch done
+    let victim = *queued("PENDING").iter().max().unwrap();
     let cancelled = Command::new("scancel")
         .arg(victim.to_string())
         .status()
@@ -344,59 +339,19 @@ fn the_slurm_executor_matches_a_local_run_and_finishes_after_a_cancelled_job() {
 
     // A run killed outright (a lost login session) leaves its jobs queued;
     // the next run adopts them instead of submitting the steps again.
-    let mut child = command(
-        d,
-        &[
-            &[
-                "run",
-                "s.scn",
-                "--cache",
-                "adopt",
-                "--out",
-                "out-adopt",
-                "--data",
-                &data,
-            ][..],
-            &slurm[..],
-        ]
-        .concat(),
-    )
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
-    while queued("PENDING").len() < 5 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no job was queued"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut child = run_command(d, "adopt", "out-adopt", &slurm)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_pending(5);
     std::thread::sleep(Duration::from_millis(300)); // every sbatch done
     child.kill().unwrap();
     child.wait().unwrap();
     let pending = queued("PENDING");
-    let adopter = command(
-        d,
-        &[
-            &[
-                "run",
-                "s.scn",
-                "--cache",
-                "adopt",
-                "--out",
-                "out-adopt",
-                "--data",
-                &data,
-                "-v",
-            ][..],
-            &slurm[..],
-        ]
-        .concat(),
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let adopter = run_command(d, "adopt", "out-adopt", &[&slurm[..], &["-v"]].concat())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     // An adopted job that dies under the new run (here: cancelled) is
     // submitted again by it, with everything below it.
     std::thread::sleep(Duration::from_millis(1500));
@@ -425,34 +380,11 @@ fn the_slurm_executor_matches_a_local_run_and_finishes_after_a_cancelled_job() {
     assert_eq!(numbers(&d.join("out-local")), numbers(&d.join("out-adopt")));
 
     // Ctrl-C cancels every job the run waits for.
-    let child = command(
-        d,
-        &[
-            &[
-                "run",
-                "s.scn",
-                "--cache",
-                "ctrl-c",
-                "--out",
-                "out-ctrl-c",
-                "--data",
-                &data,
-            ][..],
-            &slurm[..],
-        ]
-        .concat(),
-    )
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
-    while queued("PENDING").len() < 5 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no job was queued"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let child = run_command(d, "ctrl-c", "out-ctrl-c", &slurm)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_pending(5);
     interrupt(child.id());
     let o = child.wait_with_output().unwrap();
     let stderr = flat(&String::from_utf8_lossy(&o.stderr));

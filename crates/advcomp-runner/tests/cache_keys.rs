@@ -6,7 +6,7 @@
 
 mod support;
 
-use advcomp_runner::plan::{Plan, StepKind};
+use advcomp_runner::plan::Plan;
 use serde_json::Value;
 use support::{plan_env, resolve};
 
@@ -14,19 +14,8 @@ fn keys(text: &str) -> Vec<(String, String)> {
     Plan::compile(&resolve(text), &plan_env())
         .steps
         .iter()
-        .map(|s| (kind(&s.kind).to_string(), s.key.clone()))
+        .map(|s| (s.kind.name().to_string(), s.key.clone()))
         .collect()
-}
-
-fn kind(k: &StepKind) -> &'static str {
-    match k {
-        StepKind::Train { .. } => "train",
-        StepKind::Compress { .. } => "compress",
-        StepKind::Defend { .. } => "defend",
-        StepKind::Evaluate { .. } => "evaluate",
-        StepKind::Attack { .. } => "attack",
-        StepKind::Apply { .. } => "apply",
-    }
 }
 
 fn scenario(train: &str, compress: &str, defend: &str, attack: &str) -> String {
