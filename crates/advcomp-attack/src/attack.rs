@@ -13,6 +13,10 @@ use burn::Tensor;
 use burn::tensor::{Bool, Device, Int};
 use serde::{Deserialize, Serialize};
 
+use crate::context::{AttackContext, Prepared, prepare};
+use crate::goal::Goal;
+use crate::ops;
+
 /// The norm an attack bounds or minimises its perturbation in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,10 +132,17 @@ pub enum AttackError {
 
 /// An adversarial attack.
 ///
-/// Implementations hold their (already validated) hyper-parameters and do the
-/// work in [`Attack::run`]. Everything is batched: the success mask and all
-/// per-sample bookkeeping are tensors; an attack reads the host only for
-/// batch-wide decisions (stop when every sample is done).
+/// Implementations hold their (already validated) hyper-parameters and do
+/// only their own work, in [`Attack::perturb`]. The framework owns the call
+/// (`<dyn Attack>::run`, the one entry point): it checks the
+/// inputs, counts every model call, confines the result to `[0,1]` and, for
+/// a bounded attack, to its ε-ball, and re-classifies it for the success
+/// mask. An attack therefore cannot forget a check, leave its budget or
+/// report a success the model does not confirm.
+///
+/// Everything is batched: the success mask and all per-sample bookkeeping
+/// are tensors; an attack reads the host only for batch-wide decisions
+/// (stop when every sample is done).
 ///
 /// The model must not mix samples within a batch (no batch normalisation in
 /// training mode): attacks obtain per-sample input gradients from one
@@ -144,12 +155,26 @@ pub trait Attack: Send + Sync + fmt::Debug {
     fn norm(&self) -> Norm;
 
     /// The perturbation budget for bounded attacks (`None` for
-    /// minimal-perturbation attacks such as DeepFool and C&W).
+    /// minimal-perturbation attacks such as DeepFool and C&W). The
+    /// framework confines the output to this ball.
     fn epsilon(&self) -> Option<f64>;
 
     /// Whether the attack accepts target labels.
     fn supports_targeted(&self) -> bool;
 
+    /// The attack's own work: the adversarial version of `images` (`[batch,
+    /// c, h, w]`, checked to lie in `[0,1]`, on the plain device) for
+    /// `goal`, computed through `context` so that every model call is
+    /// counted. The result need not be clipped; the framework clips it.
+    fn perturb(
+        &self,
+        context: &mut AttackContext<'_>,
+        images: &Tensor<4>,
+        goal: &Goal,
+    ) -> Result<Tensor<4>, AttackError>;
+}
+
+impl dyn Attack + '_ {
     /// Attacks `images` (`[batch, c, h, w]` in `[0,1]`) with true `labels`
     /// (`[batch]`), aiming at `targets` (`[batch]`) when given.
     ///
@@ -158,12 +183,54 @@ pub trait Attack: Send + Sync + fmt::Debug {
     /// (a plain `network.valid()` included: the attack puts the images on
     /// the autodiff version of `device` itself). New tensors are made on
     /// `device`; the output is on its plain version.
-    fn run(
+    ///
+    /// This is the one entry point: inputs are checked ([`prepare`]), the
+    /// attack's [`Attack::perturb`] runs, its result is confined to the
+    /// attack's ball ([`confine`]) and to `[0,1]`, and re-classified.
+    pub fn run(
         &self,
         model: &dyn Classifier,
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         targets: Option<Tensor<1, Int>>,
         device: &Device,
-    ) -> Result<AttackOutput, AttackError>;
+    ) -> Result<AttackOutput, AttackError> {
+        let Prepared {
+            mut context,
+            images,
+            goal,
+        } = prepare(self, model, images, labels, targets, device)?;
+        let adversarial = self.perturb(&mut context, &images, &goal)?;
+        let adversarial = confine(self, adversarial.without_autodiff(), &images);
+        Ok(context.finish(adversarial, &goal))
+    }
+}
+
+/// Relative slack of the L2 ball [`confine`] enforces: a projection
+/// rescales to ε in float arithmetic, so a projected sample may measure
+/// ε·(1 ± a few ulps); only samples beyond this are pulled back, and the
+/// numbers of attacks that already project are left bit for bit as they
+/// were.
+pub const L2_SLACK: f32 = 1e-5;
+
+/// `adversarial` confined to the ball of a bounded `attack` around
+/// `origin`: clipped into the L∞ box (a no-op, bit for bit, on values
+/// already inside it), or projected onto the L2 ball for samples whose
+/// perturbation exceeds ε·(1 + [`L2_SLACK`]). Attacks without a budget are
+/// returned as they are.
+pub fn confine(attack: &dyn Attack, adversarial: Tensor<4>, origin: &Tensor<4>) -> Tensor<4> {
+    let Some(epsilon) = attack.epsilon() else {
+        return adversarial;
+    };
+    let epsilon = epsilon as f32;
+    match attack.norm() {
+        Norm::Linf => ops::clip_linf(adversarial, origin.clone(), epsilon),
+        Norm::L2 => {
+            let outside = ops::l2_norm(adversarial.clone() - origin.clone())
+                .greater_elem(epsilon * (1.0 + L2_SLACK));
+            let projected = ops::clip_l2(adversarial.clone(), origin.clone(), epsilon);
+            ops::where_samples(outside, projected, adversarial)
+        }
+        Norm::L0 => adversarial,
+    }
 }

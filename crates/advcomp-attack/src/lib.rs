@@ -1,6 +1,8 @@
 //! Adversarial attacks for advcomp, behind one calling convention.
 //!
-//! - [`attack`]: the [`Attack`] trait — Foolbox's single calling convention:
+//! - [`attack`]: the [`Attack`] trait — Foolbox's single calling convention
+//!   (`<dyn Attack>::run`, owned by the framework; an attack implements only
+//!   [`Attack::perturb`]):
 //!   a differentiable [`Classifier`](advcomp_models::Classifier) of `[0,1]`
 //!   images, a batch, its labels, optional targets and the device in; the
 //!   adversarial batch (clipped to `[0,1]`), a per-sample success mask and
@@ -10,7 +12,11 @@
 //!   [`inventory::submit!`] of a [`Registration`], without editing this one
 //!   (see `docs/plugins.md`).
 //! - [`attacks`]: the built-in attacks, one module each — FGSM, I-FGSM/BIM,
-//!   PGD (L∞, L2), MI-FGSM, DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
+//!   IFGM, PGD (L∞, L2), MI-FGSM, the transfer-enhancing DI-, TI-, NI- and
+//!   VMI-FGSM, DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
+//! - [`iterative`]: the gradient-iteration engine the FGSM family are
+//!   configurations of (start, step rule, input diversity, gradient
+//!   smoothing, variance tuning, projection).
 //! - [`batched`]: an attack over a whole image set in fixed-size batches,
 //!   with metrics and cost summed.
 //! - [`metrics`]: success rate, accuracy under attack, perturbation norms
@@ -24,14 +30,16 @@ pub mod attacks;
 pub mod batched;
 pub mod context;
 pub mod goal;
+pub mod iterative;
 pub mod metrics;
 pub mod ops;
 pub mod registry;
 
-pub use attack::{Attack, AttackError, AttackOutput, Counters, Norm};
+pub use attack::{Attack, AttackError, AttackOutput, Counters, Norm, confine};
 pub use batched::{BatchedOutput, run_batched};
 pub use context::{AttackContext, Prepared, prepare};
 pub use goal::Goal;
+pub use iterative::{GradientIteration, IterativeAttack};
 pub use metrics::{AttackSummary, NormStats, SampleMetrics};
 pub use registry::{
     AttackConfig, ParamDoc, ParamError, ParamInfo, Registration, RegistryError, build, find,

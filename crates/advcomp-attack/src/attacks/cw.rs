@@ -18,13 +18,12 @@
 //! upper bound, as in the reference code. Samples never made adversarial
 //! are returned unchanged.
 
-use advcomp_models::Classifier;
 use burn::Tensor;
-use burn::tensor::{Device, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
+use crate::attack::{Attack, AttackError, Norm};
+use crate::context::AttackContext;
+use crate::goal::Goal;
 use crate::ops;
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
 
@@ -105,19 +104,16 @@ impl Attack for CarliniWagner {
         true
     }
 
-    fn run(
+    fn perturb(
         &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
+        context: &mut AttackContext<'_>,
+        images: &Tensor<4>,
+        goal: &Goal,
+    ) -> Result<Tensor<4>, AttackError> {
         let cfg = &self.config;
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let origin = p.images.clone();
+        let origin = images.clone();
         let n = origin.dims()[0];
-        let dev = p.context.device().clone();
+        let dev = context.device().clone();
         let kappa = cfg.confidence as f32;
         let lr = cfg.learning_rate as f32;
 
@@ -142,10 +138,9 @@ impl Attack for CarliniWagner {
             let mut found = Tensor::<1>::zeros([n], &dev).greater_elem(0.5);
             let mut previous = f64::INFINITY;
             for iteration in 0..cfg.max_iterations {
-                let goal = &p.goal;
                 let (w0, boxed, c) = (w0.clone(), boxed.clone(), constant.clone());
                 let (gradient, (l2, margin, x, loss)) =
-                    p.context.gradient_of(modifier.clone(), move |model, leaf| {
+                    context.gradient_of(modifier.clone(), move |model, leaf| {
                         let x = (w0 + leaf).tanh().add_scalar(1.0).mul_scalar(0.5);
                         let l2 = ops::flat(x.clone() - boxed)
                             .square()
@@ -199,7 +194,7 @@ impl Attack for CarliniWagner {
                 .mask_where(known(&upper), middle.clone());
             constant = grown.mask_where(found, middle);
         }
-        Ok(p.context.finish(best, &p.goal))
+        Ok(best)
     }
 }
 

@@ -37,13 +37,13 @@
 //! components of a step are lost and DeepFool needs about ten iterations
 //! instead of the two or three it needs away from the box.
 
-use advcomp_models::Classifier;
 use burn::Tensor;
-use burn::tensor::{Bool, Device, Int};
+use burn::tensor::{Bool, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
+use crate::attack::{Attack, AttackError, Norm};
+use crate::context::AttackContext;
+use crate::goal::Goal;
 use crate::ops;
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
 
@@ -129,25 +129,22 @@ impl Attack for DeepFool {
         false
     }
 
-    fn run(
+    fn perturb(
         &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let origin = p.images.clone();
+        context: &mut AttackContext<'_>,
+        images: &Tensor<4>,
+        goal: &Goal,
+    ) -> Result<Tensor<4>, AttackError> {
+        let origin = images.clone();
         let dims = origin.dims();
         let [n, c, h, w] = dims;
         let d = c * h * w;
-        let classes = p.goal.num_classes();
+        let classes = goal.num_classes();
         let others = self.config.candidates.min(classes) - 1;
-        let labels = p.goal.labels();
+        let labels = goal.labels();
 
         // The candidate classes: the most likely classes other than the label.
-        let clean = p.context.logits(origin.clone());
+        let clean = context.logits(origin.clone());
         let (_, order) = clean
             .clone()
             .mask_fill(ops::class_mask(labels.clone(), classes), f32::NEG_INFINITY)
@@ -181,7 +178,7 @@ impl Attack for DeepFool {
                 .expand([others, na, c, h, w])
                 .reshape([others * na, c, h, w]);
             let (cr, lr) = (cand_rep.clone(), label_rep.clone());
-            let (logits, grad) = p.context.gradient(x_rep, move |z| {
+            let (logits, grad) = context.gradient(x_rep, move |z| {
                 (z.clone().gather(1, cr) - z.gather(1, lr)).sum()
             });
             // f'_k = Z_k − Z_y (negative while the label wins) and w'_k.
@@ -220,7 +217,7 @@ impl Attack for DeepFool {
             x = (origin.clone() + total.clone().mul_scalar(1.0 + self.config.overshoot as f32))
                 .clamp(0.0, 1.0);
         }
-        Ok(p.context.finish(x, &p.goal))
+        Ok(x)
     }
 }
 

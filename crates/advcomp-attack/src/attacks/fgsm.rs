@@ -9,13 +9,10 @@
 //! attack here shares so that their defaults are comparable. (Goodfellow et
 //! al. used ε = 0.25 on MNIST and 0.1 on CIFAR-10; pass `epsilon` for those.)
 
-use advcomp_models::Classifier;
-use burn::Tensor;
-use burn::tensor::{Device, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
+use crate::attack::Norm;
+use crate::iterative::{Direction, GradientIteration, IterativeAttack};
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
 
 /// FGSM hyper-parameters.
@@ -38,51 +35,11 @@ impl AttackConfig for FgsmConfig {
     }
 }
 
-/// The FGSM attack.
-#[derive(Debug, Clone)]
-pub struct Fgsm {
-    config: FgsmConfig,
-}
-
-impl Fgsm {
-    /// FGSM with `config`.
-    pub fn new(config: FgsmConfig) -> Self {
-        Self { config }
-    }
-}
-
-impl Attack for Fgsm {
-    fn name(&self) -> &str {
-        "fgsm"
-    }
-
-    fn norm(&self) -> Norm {
-        Norm::Linf
-    }
-
-    fn epsilon(&self) -> Option<f64> {
-        Some(self.config.epsilon)
-    }
-
-    fn supports_targeted(&self) -> bool {
-        true
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let goal = p.goal.clone();
-        let (_, gradient) = p
-            .context
-            .gradient(p.images.clone(), |logits| goal.loss(logits).sum());
-        let adversarial = p.images + gradient.sign().mul_scalar(self.config.epsilon as f32);
-        Ok(p.context.finish(adversarial, &p.goal))
+impl FgsmConfig {
+    /// FGSM as the engine runs it: one signed-gradient step of size ε from
+    /// the clean image.
+    pub fn engine(&self) -> GradientIteration {
+        GradientIteration::new(Norm::Linf, self.epsilon, self.epsilon, 1, Direction::Sign)
     }
 }
 
@@ -98,6 +55,6 @@ inventory::submit! {
         defaults: registry::defaults_of::<FgsmConfig>,
         canonical: registry::canonical_of::<FgsmConfig>,
         version: 1,
-        build: |p| Ok(Box::new(Fgsm::new(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("fgsm", registry::parse::<FgsmConfig>(p)?.engine()))),
     }
 }

@@ -12,14 +12,10 @@
 //! Default ε = 0.3 (the MNIST L∞ budget shared by every L∞ attack here),
 //! which gives 80 steps of 1/255.
 
-use advcomp_models::Classifier;
-use burn::Tensor;
-use burn::tensor::{Device, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
-use crate::ops;
+use crate::attack::Norm;
+use crate::iterative::{Direction, GradientIteration, IterativeAttack};
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
 
 /// I-FGSM / BIM hyper-parameters.
@@ -55,6 +51,20 @@ impl IfgsmConfig {
     }
 }
 
+impl IfgsmConfig {
+    /// I-FGSM as the engine runs it: signed-gradient steps from the clean
+    /// image, clipped to the L∞ ball after each.
+    pub fn engine(&self) -> GradientIteration {
+        GradientIteration::new(
+            Norm::Linf,
+            self.epsilon,
+            self.step_size,
+            self.iterations(),
+            Direction::Sign,
+        )
+    }
+}
+
 impl AttackConfig for IfgsmConfig {
     fn validate(&self) -> Result<(), ParamError> {
         check::within("epsilon", self.epsilon, 0.0, 1.0)?;
@@ -63,63 +73,6 @@ impl AttackConfig for IfgsmConfig {
             check::at_least_one("steps", steps)?;
         }
         Ok(())
-    }
-}
-
-/// The I-FGSM / BIM attack.
-#[derive(Debug, Clone)]
-pub struct Ifgsm {
-    config: IfgsmConfig,
-}
-
-impl Ifgsm {
-    /// I-FGSM with `config`.
-    pub fn new(config: IfgsmConfig) -> Self {
-        Self { config }
-    }
-}
-
-impl Attack for Ifgsm {
-    fn name(&self) -> &str {
-        "ifgsm"
-    }
-
-    fn norm(&self) -> Norm {
-        Norm::Linf
-    }
-
-    fn epsilon(&self) -> Option<f64> {
-        Some(self.config.epsilon)
-    }
-
-    fn supports_targeted(&self) -> bool {
-        true
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let epsilon = self.config.epsilon as f32;
-        let alpha = self.config.step_size as f32;
-        let mut x = p.images.clone();
-        for _ in 0..self.config.iterations() {
-            let goal = &p.goal;
-            let (_, gradient) = p
-                .context
-                .gradient(x.clone(), |logits| goal.loss(logits).sum());
-            x = ops::clip_linf(
-                x + gradient.sign().mul_scalar(alpha),
-                p.images.clone(),
-                epsilon,
-            );
-        }
-        Ok(p.context.finish(x, &p.goal))
     }
 }
 
@@ -139,6 +92,6 @@ inventory::submit! {
         defaults: registry::defaults_of::<IfgsmConfig>,
         canonical: registry::canonical_of::<IfgsmConfig>,
         version: 1,
-        build: |p| Ok(Box::new(Ifgsm::new(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("ifgsm", registry::parse::<IfgsmConfig>(p)?.engine()))),
     }
 }

@@ -21,13 +21,12 @@
 //! The pair search holds a `d × d` score matrix per sample, so the batch is
 //! processed in chunks of at most `2²³ / d²` samples (13 for MNIST).
 
-use advcomp_models::Classifier;
 use burn::Tensor;
-use burn::tensor::{Bool, Device, Int};
+use burn::tensor::{Bool, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::{AttackContext, prepare};
+use crate::attack::{Attack, AttackError, Norm};
+use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
@@ -105,24 +104,21 @@ impl Attack for Jsma {
         true
     }
 
-    fn run(
+    fn perturb(
         &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let [n, c, h, w] = p.images.dims();
+        context: &mut AttackContext<'_>,
+        images: &Tensor<4>,
+        goal: &Goal,
+    ) -> Result<Tensor<4>, AttackError> {
+        let [n, c, h, w] = images.dims();
         let d = c * h * w;
-        let classes = p.goal.num_classes();
-        let clean = p.context.logits(p.images.clone());
-        let active = p.goal.achieved(clean.clone()).bool_not();
-        let target = p.goal.targets().unwrap_or_else(|| {
+        let classes = goal.num_classes();
+        let clean = context.logits(images.clone());
+        let active = goal.achieved(clean.clone()).bool_not();
+        let target = goal.targets().unwrap_or_else(|| {
             let n = clean.dims()[0];
             clean
-                .mask_fill(ops::class_mask(p.goal.labels(), classes), f32::NEG_INFINITY)
+                .mask_fill(ops::class_mask(goal.labels(), classes), f32::NEG_INFINITY)
                 .argmax(1)
                 .reshape([n])
         });
@@ -130,16 +126,16 @@ impl Attack for Jsma {
         let mut parts = Vec::new();
         for start in (0..n).step_by(chunk) {
             let end = (start + chunk).min(n);
-            let rows = Tensor::<1, Int>::arange(start as i64..end as i64, p.context.device());
+            let rows = Tensor::<1, Int>::arange(start as i64..end as i64, context.device());
             parts.push(self.chunk(
-                &mut p.context,
-                p.images.clone().select(0, rows.clone()),
-                &p.goal.select(rows.clone()),
+                context,
+                images.clone().select(0, rows.clone()),
+                &goal.select(rows.clone()),
                 target.clone().select(0, rows.clone()),
                 ops::select_mask(active.clone(), rows),
             ));
         }
-        Ok(p.context.finish(Tensor::cat(parts, 0), &p.goal))
+        Ok(Tensor::cat(parts, 0))
     }
 }
 

@@ -10,14 +10,10 @@
 //! ε = 0.3 (the MNIST L∞ budget shared by every L∞ attack here; the paper's
 //! ImageNet ε is 16/255).
 
-use advcomp_models::Classifier;
-use burn::Tensor;
-use burn::tensor::{Device, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
-use crate::ops;
+use crate::attack::Norm;
+use crate::iterative::{Direction, GradientIteration, IterativeAttack};
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
 
 /// MI-FGSM hyper-parameters.
@@ -45,6 +41,19 @@ impl Default for MifgsmConfig {
     }
 }
 
+impl MifgsmConfig {
+    /// MI-FGSM as the engine runs it: momentum steps from the clean image.
+    pub fn engine(&self) -> GradientIteration {
+        GradientIteration::new(
+            Norm::Linf,
+            self.epsilon,
+            self.step_size.unwrap_or(self.epsilon / self.steps as f64),
+            self.steps,
+            Direction::Momentum { decay: self.decay },
+        )
+    }
+}
+
 impl AttackConfig for MifgsmConfig {
     fn validate(&self) -> Result<(), ParamError> {
         check::within("epsilon", self.epsilon, 0.0, 1.0)?;
@@ -54,67 +63,6 @@ impl AttackConfig for MifgsmConfig {
             check::positive("step_size", alpha)?;
         }
         Ok(())
-    }
-}
-
-/// The MI-FGSM attack.
-#[derive(Debug, Clone)]
-pub struct Mifgsm {
-    config: MifgsmConfig,
-}
-
-impl Mifgsm {
-    /// MI-FGSM with `config`.
-    pub fn new(config: MifgsmConfig) -> Self {
-        Self { config }
-    }
-}
-
-impl Attack for Mifgsm {
-    fn name(&self) -> &str {
-        "mifgsm"
-    }
-
-    fn norm(&self) -> Norm {
-        Norm::Linf
-    }
-
-    fn epsilon(&self) -> Option<f64> {
-        Some(self.config.epsilon)
-    }
-
-    fn supports_targeted(&self) -> bool {
-        true
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let c = &self.config;
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let epsilon = c.epsilon as f32;
-        let alpha = c.step_size.unwrap_or(c.epsilon / c.steps as f64) as f32;
-        let mut x = p.images.clone();
-        let mut momentum = x.zeros_like();
-        for _ in 0..c.steps {
-            let goal = &p.goal;
-            let (_, gradient) = p
-                .context
-                .gradient(x.clone(), |logits| goal.loss(logits).sum());
-            let l1 = ops::l1_norm(gradient.clone()).add_scalar(ops::TINY);
-            momentum = momentum.mul_scalar(c.decay as f32) + gradient / ops::per_sample(l1);
-            x = ops::clip_linf(
-                x + momentum.clone().sign().mul_scalar(alpha),
-                p.images.clone(),
-                epsilon,
-            );
-        }
-        Ok(p.context.finish(x, &p.goal))
     }
 }
 
@@ -135,6 +83,6 @@ inventory::submit! {
         defaults: registry::defaults_of::<MifgsmConfig>,
         canonical: registry::canonical_of::<MifgsmConfig>,
         version: 1,
-        build: |p| Ok(Box::new(Mifgsm::new(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("mifgsm", registry::parse::<MifgsmConfig>(p)?.engine()))),
     }
 }

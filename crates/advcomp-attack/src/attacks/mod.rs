@@ -8,11 +8,13 @@ pub mod ifgsm;
 pub mod jsma;
 pub mod mifgsm;
 pub mod pgd;
+pub mod transfer;
 
 pub use cw::{CarliniWagner, CwConfig};
 pub use deepfool::{DeepFool, DeepFoolConfig};
-pub use fgsm::{Fgsm, FgsmConfig};
-pub use ifgsm::{Ifgsm, IfgsmConfig};
+pub use fgsm::FgsmConfig;
+pub use ifgsm::IfgsmConfig;
 pub use jsma::{Jsma, JsmaConfig};
-pub use mifgsm::{Mifgsm, MifgsmConfig};
-pub use pgd::{IfgmConfig, Pgd, PgdConfig, PgdL2Config};
+pub use mifgsm::MifgsmConfig;
+pub use pgd::{IfgmConfig, PgdConfig, PgdL2Config};
+pub use transfer::{DiFgsmConfig, NiFgsmConfig, TiFgsmConfig, VmiFgsmConfig};

@@ -13,15 +13,25 @@
 //! step rule of Madry et al.'s robustness library), random start uniform in
 //! the L2 ball.
 
-use advcomp_models::Classifier;
-use burn::Tensor;
-use burn::tensor::{Device, Int};
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Attack, AttackError, AttackOutput, Norm};
-use crate::context::prepare;
-use crate::ops::{self, AttackRng};
+use crate::attack::Norm;
+use crate::iterative::{Direction, GradientIteration, IterativeAttack, Start};
 use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+
+/// `engine` started at a random point of its ball (seeded by `seed`) when
+/// `random_start`, else at the clean image.
+fn with_start(engine: GradientIteration, random_start: bool, seed: u64) -> GradientIteration {
+    GradientIteration {
+        start: if random_start {
+            Start::Random
+        } else {
+            Start::Clean
+        },
+        seed,
+        ..engine
+    }
+}
 
 /// PGD L∞ hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +58,24 @@ impl Default for PgdConfig {
             random_start: true,
             seed: 0,
         }
+    }
+}
+
+impl PgdConfig {
+    /// L∞ PGD as the engine runs it: signed-gradient steps from a random
+    /// start, clipped to the ball after each.
+    pub fn engine(&self) -> GradientIteration {
+        with_start(
+            GradientIteration::new(
+                Norm::Linf,
+                self.epsilon,
+                self.step_size,
+                self.steps,
+                Direction::Sign,
+            ),
+            self.random_start,
+            self.seed,
+        )
     }
 }
 
@@ -92,6 +120,24 @@ impl PgdL2Config {
     pub fn alpha(&self) -> f64 {
         self.step_size
             .unwrap_or(2.5 * self.epsilon / self.steps.max(1) as f64)
+    }
+}
+
+impl PgdL2Config {
+    /// L2 PGD as the engine runs it: normalised-gradient steps from a
+    /// random start, projected onto the ball after each.
+    pub fn engine(&self) -> GradientIteration {
+        with_start(
+            GradientIteration::new(
+                Norm::L2,
+                self.epsilon,
+                self.alpha(),
+                self.steps,
+                Direction::Normalised,
+            ),
+            self.random_start,
+            self.seed,
+        )
     }
 }
 
@@ -151,114 +197,6 @@ impl IfgmConfig {
     }
 }
 
-/// PGD, L∞ ([`PgdConfig`]) or L2 ([`PgdL2Config`]); IFGM ([`IfgmConfig`])
-/// is PGD L2 started at the clean image.
-#[derive(Debug, Clone)]
-pub struct Pgd {
-    name: &'static str,
-    norm: Norm,
-    epsilon: f64,
-    step_size: f64,
-    steps: usize,
-    random_start: bool,
-    seed: u64,
-}
-
-impl Pgd {
-    /// L∞ PGD.
-    pub fn linf(c: PgdConfig) -> Self {
-        Self {
-            name: "pgd",
-            norm: Norm::Linf,
-            epsilon: c.epsilon,
-            step_size: c.step_size,
-            steps: c.steps,
-            random_start: c.random_start,
-            seed: c.seed,
-        }
-    }
-
-    /// L2 PGD.
-    pub fn l2(c: PgdL2Config) -> Self {
-        Self {
-            name: "pgd_l2",
-            norm: Norm::L2,
-            epsilon: c.epsilon,
-            step_size: c.alpha(),
-            steps: c.steps,
-            random_start: c.random_start,
-            seed: c.seed,
-        }
-    }
-
-    /// IFGM: L2 PGD started at the clean image.
-    pub fn ifgm(c: IfgmConfig) -> Self {
-        Self {
-            name: "ifgm",
-            ..Self::l2(c.as_pgd())
-        }
-    }
-}
-
-impl Attack for Pgd {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn norm(&self) -> Norm {
-        self.norm
-    }
-
-    fn epsilon(&self) -> Option<f64> {
-        Some(self.epsilon)
-    }
-
-    fn supports_targeted(&self) -> bool {
-        true
-    }
-
-    fn run(
-        &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let epsilon = self.epsilon as f32;
-        let alpha = self.step_size as f32;
-        let origin = p.images.clone();
-        let dims = origin.dims();
-        let project = |x: Tensor<4>| match self.norm {
-            Norm::L2 => ops::clip_l2(x, origin.clone(), epsilon),
-            _ => ops::clip_linf(x, origin.clone(), epsilon),
-        };
-        let mut x = origin.clone();
-        if self.random_start {
-            let mut rng = AttackRng::new(self.seed);
-            let device = p.context.device().clone();
-            let start = match self.norm {
-                Norm::L2 => rng.l2_ball(dims, epsilon, &device),
-                _ => rng.uniform(dims, -epsilon, epsilon, &device),
-            };
-            x = project(x + start);
-        }
-        for _ in 0..self.steps {
-            let goal = &p.goal;
-            let (_, gradient) = p
-                .context
-                .gradient(x.clone(), |logits| goal.loss(logits).sum());
-            let step = match self.norm {
-                Norm::L2 => ops::normalize_l2(gradient),
-                _ => gradient.sign(),
-            };
-            x = project(x + step.mul_scalar(alpha));
-        }
-        Ok(p.context.finish(x, &p.goal))
-    }
-}
-
 inventory::submit! {
     Registration {
         name: "pgd",
@@ -277,7 +215,7 @@ inventory::submit! {
         defaults: registry::defaults_of::<PgdConfig>,
         canonical: registry::canonical_of::<PgdConfig>,
         version: 1,
-        build: |p| Ok(Box::new(Pgd::linf(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("pgd", registry::parse::<PgdConfig>(p)?.engine()))),
     }
 }
 
@@ -299,7 +237,7 @@ inventory::submit! {
         defaults: registry::defaults_of::<PgdL2Config>,
         canonical: registry::canonical_of::<PgdL2Config>,
         version: 1,
-        build: |p| Ok(Box::new(Pgd::l2(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("pgd_l2", registry::parse::<PgdL2Config>(p)?.engine()))),
     }
 }
 
@@ -319,6 +257,6 @@ inventory::submit! {
         defaults: registry::defaults_of::<IfgmConfig>,
         canonical: registry::canonical_of::<IfgmConfig>,
         version: 1,
-        build: |p| Ok(Box::new(Pgd::ifgm(registry::parse(p)?))),
+        build: |p| Ok(Box::new(IterativeAttack::new("ifgm", registry::parse::<IfgmConfig>(p)?.as_pgd().engine()))),
     }
 }

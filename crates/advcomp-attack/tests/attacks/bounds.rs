@@ -30,6 +30,10 @@ proptest! {
             ("ifgsm", json!({ "steps": 4 })),
             ("pgd", json!({ "steps": 4, "seed": seed })),
             ("mifgsm", json!({ "steps": 4 })),
+            ("difgsm", json!({ "steps": 4, "probability": 1.0, "seed": seed })),
+            ("tifgsm", json!({ "steps": 4, "kernel_size": 5 })),
+            ("nifgsm", json!({ "steps": 4 })),
+            ("vmifgsm", json!({ "steps": 2, "samples": 3, "seed": seed })),
         ] {
             let attack = registry::build(name, &with_epsilon(params, epsilon)).unwrap();
             let out = attack.run(model, x.clone(), y.clone(), targets.clone(), &cpu()).unwrap();

@@ -8,4 +8,5 @@ mod cifarnet;
 mod effect;
 mod errors;
 mod exact;
+mod family;
 mod registry;

@@ -31,8 +31,7 @@
 use advcomp_attack::goal::Goal;
 use advcomp_attack::ops::{self, AttackRng};
 use advcomp_attack::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
-use advcomp_attack::{Attack, AttackError, AttackOutput, Norm, prepare};
-use advcomp_models::Classifier;
+use advcomp_attack::{Attack, AttackContext, AttackError, Norm};
 use burn::Tensor;
 use burn::tensor::{Bool, Device, Int, TensorData};
 use serde::{Deserialize, Serialize};
@@ -158,18 +157,15 @@ impl Attack for Square {
         true
     }
 
-    fn run(
+    fn perturb(
         &self,
-        model: &dyn Classifier,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        targets: Option<Tensor<1, Int>>,
-        device: &Device,
-    ) -> Result<AttackOutput, AttackError> {
+        context: &mut AttackContext<'_>,
+        images: &Tensor<4>,
+        goal: &Goal,
+    ) -> Result<Tensor<4>, AttackError> {
         let cfg = &self.config;
-        let mut p = prepare(self, model, images, labels, targets, device)?;
-        let dev = p.context.device().clone();
-        let origin = p.images.clone();
+        let dev = context.device().clone();
+        let origin = images.clone();
         let dims = origin.dims();
         let [n, c, h, w] = dims;
         let epsilon = cfg.epsilon as f32;
@@ -181,9 +177,9 @@ impl Attack for Square {
             .mul_scalar(epsilon)
             .expand(dims);
         let mut best = (origin.clone() + stripes).clamp(0.0, 1.0);
-        let logits = p.context.logits(best.clone());
-        let mut best_loss = loss(&p.goal, logits.clone());
-        let mut done = p.goal.achieved(logits);
+        let logits = context.logits(best.clone());
+        let mut best_loss = loss(goal, logits.clone());
+        let mut done = goal.achieved(logits);
 
         for iteration in 0..cfg.max_queries.saturating_sub(1) {
             let Some(idx) = ops::true_indices(done.clone().bool_not()) else {
@@ -206,8 +202,8 @@ impl Attack for Square {
             let current = best.clone().select(0, idx.clone());
             let delta = (current.clone() - clean.clone()).mask_where(window, signs);
             let candidate = (clean + delta).clamp(0.0, 1.0);
-            let logits = p.context.logits(candidate.clone());
-            let goal = p.goal.select(idx.clone());
+            let logits = context.logits(candidate.clone());
+            let goal = goal.select(idx.clone());
             let candidate_loss = loss(&goal, logits.clone());
             let current_loss = best_loss.clone().select(0, idx.clone());
             let improved = candidate_loss.clone().lower(current_loss.clone());
@@ -218,7 +214,7 @@ impl Attack for Square {
             let fooled = improved.bool_and(goal.achieved(logits));
             done = done.bool_or(ops::scatter_mask(n, idx, fooled));
         }
-        Ok(p.context.finish(best, &p.goal))
+        Ok(best)
     }
 }
 
@@ -238,7 +234,9 @@ advcomp_attack::inventory::submit! {
         ],
         defaults: registry::defaults_of::<SquareConfig>,
         canonical: registry::canonical_of::<SquareConfig>,
-        version: 1,
+        // 2: the framework now confines the output to the ε-ball, which moves
+        // pixels that the accumulated updates had left one ulp outside it.
+        version: 2,
         build: |p| Ok(Box::new(Square::new(registry::parse(p)?))),
     }
 }
