@@ -13,7 +13,7 @@
 //!   (see `docs/plugins.md`).
 //! - [`attacks`]: the built-in attacks, one module each — FGSM, I-FGSM/BIM,
 //!   IFGM, PGD (L∞, L2), MI-FGSM, the transfer-enhancing DI-, TI-, NI- and
-//!   VMI-FGSM, DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
+//!   VMI-FGSM, APGD (CE, DLR), DeepFool (L2, L∞), Carlini & Wagner L2, JSMA.
 //! - [`iterative`]: the gradient-iteration engine the FGSM family are
 //!   configurations of (start, step rule, input diversity, gradient
 //!   smoothing, variance tuning, projection).

@@ -229,6 +229,8 @@ fn attack_list_includes_the_square_plugin_and_every_builtin() {
         "tifgsm",
         "nifgsm",
         "vmifgsm",
+        "apgd_ce",
+        "apgd_dlr",
         "deepfool",
         "deepfool_linf",
         "cw_l2",

@@ -79,6 +79,19 @@ const PGD: &[(&str, Ty)] = &[
     ("seed", NAT),
 ];
 const IFGM: &[(&str, Ty)] = &[("epsilon", POS), ("step_size", POS), ("steps", POS_INT)];
+const APGD: &[(&str, Ty)] = &[
+    ("epsilon", POS),
+    ("steps", POS_INT),
+    (
+        "rho",
+        Ty::Float {
+            min: 0.0,
+            open: false,
+            max: 1.0,
+        },
+    ),
+    ("seed", NAT),
+];
 const DEEPFOOL: &[(&str, Ty)] = &[
     ("steps", POS_INT),
     ("overshoot", NONNEG),
@@ -253,6 +266,18 @@ const ENTRIES: &[Entry] = &[
             ("bound", POS),
             ("seed", NAT),
         ],
+    },
+    Entry {
+        kind: Kind::Attack,
+        name: "apgd_ce",
+        aliases: &["apgd"],
+        params: APGD,
+    },
+    Entry {
+        kind: Kind::Attack,
+        name: "apgd_dlr",
+        aliases: &["apgd_t"],
+        params: APGD,
     },
     Entry {
         kind: Kind::Attack,

@@ -1,6 +1,7 @@
 //! The built-in attacks, one module each, each citing its paper and stating
 //! its defaults. Each registers itself by name with the [registry](crate::registry).
 
+pub mod apgd;
 pub mod cw;
 pub mod deepfool;
 pub mod fgsm;
@@ -10,6 +11,7 @@ pub mod mifgsm;
 pub mod pgd;
 pub mod transfer;
 
+pub use apgd::{Apgd, ApgdConfig, ApgdLoss};
 pub use cw::{CarliniWagner, CwConfig};
 pub use deepfool::{DeepFool, DeepFoolConfig};
 pub use fgsm::FgsmConfig;

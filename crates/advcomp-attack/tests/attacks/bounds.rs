@@ -34,6 +34,8 @@ proptest! {
             ("tifgsm", json!({ "steps": 4, "kernel_size": 5 })),
             ("nifgsm", json!({ "steps": 4 })),
             ("vmifgsm", json!({ "steps": 2, "samples": 3, "seed": seed })),
+            ("apgd_ce", json!({ "steps": 5, "seed": seed })),
+            ("apgd_dlr", json!({ "steps": 5, "seed": seed })),
         ] {
             let attack = registry::build(name, &with_epsilon(params, epsilon)).unwrap();
             let out = attack.run(model, x.clone(), y.clone(), targets.clone(), &cpu()).unwrap();
