@@ -86,7 +86,15 @@ impl Catalog for Registries {
                         Some(field) if e.message.starts_with("unknown field") => {
                             CatalogError::unknown_field(&field, e.message)
                         }
-                        Some(field) => CatalogError::field(&field, e.message),
+                        Some(field) => {
+                            let written = written_field(&field, params);
+                            let message = if e.message.contains(&format!("`{written}`")) {
+                                e.message
+                            } else {
+                                format!("`{written}` {}", e.message)
+                            };
+                            CatalogError::field(&written, message)
+                        }
                         None => CatalogError::general(e.message),
                     })
             }
@@ -112,6 +120,22 @@ impl Catalog for Registries {
         (kind == Kind::Defence && advcomp_defence::spec::is_secret(name, param))
             .then(|| format!("#{}", advcomp_defence::Key::from_passphrase(value).id()))
     }
+}
+
+/// The parameter the user wrote for `field`: a quantiser's `bits`,
+/// `int_bits` and `frac_bits` set both `weight_…` and `act_…`, and an error
+/// about either must point at the shorthand that is in the file.
+fn written_field(field: &str, params: &Map<String, Value>) -> String {
+    if !params.contains_key(field) {
+        for prefix in ["weight_", "act_"] {
+            if let Some(short) = field.strip_prefix(prefix)
+                && params.contains_key(short)
+            {
+                return short.to_string();
+            }
+        }
+    }
+    field.to_string()
 }
 
 fn attack_error(e: RegistryError) -> CatalogError {

@@ -175,7 +175,7 @@ fn the_documented_id_example_holds() {
 #[test]
 fn aliases_resolve_to_canonical_names_and_quantize_is_quantise() {
     let r = resolve(
-        "model base = lenet5\nvariant q = base | quantize ternary\nattack b = bim { epsilon: 0.1 }\nattack c = cw\ntransfer base -> q using b, c\n",
+        "model base = lenet5\nvariant q = base | quantize dynamic\nattack b = bim { epsilon: 0.1 }\nattack c = cw\ntransfer base -> q using b, c\n",
     );
     assert_eq!(r.attacks[0].attack, "ifgsm");
     assert_eq!(r.attacks[1].attack, "cw_l2");
@@ -184,7 +184,7 @@ fn aliases_resolve_to_canonical_names_and_quantize_is_quantise() {
     };
     assert_eq!(
         (steps[0].op, steps[0].method.as_str()),
-        (StepOp::Quantise, "ternary")
+        (StepOp::Quantise, "dynamic")
     );
 }
 
