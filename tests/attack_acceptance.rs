@@ -74,6 +74,7 @@ fn attacks_on_the_readme_lenet5() {
             &network,
             images.clone(),
             labels.clone(),
+            None,
             250,
             &device,
             &mut |_| {},

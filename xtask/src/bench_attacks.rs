@@ -83,6 +83,7 @@ pub fn run(args: &BenchAttacksArgs) -> Result<(), String> {
             &model,
             images.clone(),
             labels.clone(),
+            None,
             args.batch_size,
             &device,
             &mut |_| {},

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Int};
 
 use crate::attack::{Attack, AttackError, Counters};
 use crate::metrics::SampleMetrics;
+use crate::target::TargetChoice;
 
 /// The attack's result over a whole image set.
 #[derive(Debug, Clone)]
@@ -26,13 +27,16 @@ pub struct BatchedOutput {
 }
 
 /// Attacks `images` (`[n, c, h, w]` in `[0,1]`) with true `labels` in
-/// batches of `batch_size` (at least 1), calling `after_batch` with the
-/// number of images done so far (for progress bars).
+/// batches of `batch_size` (at least 1), aiming at the classes `target`
+/// picks when given, calling `after_batch` with the number of images done
+/// so far (for progress bars).
+#[allow(clippy::too_many_arguments)]
 pub fn run_batched(
     attack: &dyn Attack,
     model: &dyn Classifier,
     images: Tensor<4>,
     labels: Tensor<1, Int>,
+    target: Option<TargetChoice>,
     batch_size: usize,
     device: &Device,
     after_batch: &mut dyn FnMut(usize),
@@ -49,9 +53,22 @@ pub fn run_batched(
         let len = batch_size.min(n - start);
         let x = images.clone().narrow(0, start, len);
         let y = labels.clone().narrow(0, start, len);
-        let output = attack.run(model, x.clone(), y.clone(), None, device)?;
-        out.metrics
-            .extend(SampleMetrics::measure(model, x, y, &output));
+        let targets = match target {
+            Some(rule) => Some(
+                rule.targets(model, x.clone(), y.clone(), start)
+                    .map_err(|e| AttackError::BadInput {
+                        attack: attack.name().to_string(),
+                        message: e.to_string(),
+                    })?,
+            ),
+            None => None,
+        };
+        let output = attack.run(model, x.clone(), y.clone(), targets.clone(), device)?;
+        let mut metrics = SampleMetrics::measure(model, x, y, &output);
+        if let Some(targets) = targets {
+            metrics = metrics.with_targets(targets);
+        }
+        out.metrics.extend(metrics);
         out.counters += output.counters;
         out.adversarial
             .extend(crate::ops::host_f32(output.adversarial));

@@ -34,6 +34,7 @@ pub mod iterative;
 pub mod metrics;
 pub mod ops;
 pub mod registry;
+pub mod target;
 
 pub use attack::{Attack, AttackError, AttackOutput, Counters, Norm, confine};
 pub use batched::{BatchedOutput, run_batched};
@@ -45,6 +46,7 @@ pub use registry::{
     AttackConfig, ParamDoc, ParamError, ParamInfo, Registration, RegistryError, build, find,
     registrations,
 };
+pub use target::{TargetChoice, TargetError};
 
 /// Re-exported so that plugin crates can register attacks with
 /// `advcomp_attack::inventory::submit!` without depending on `inventory`

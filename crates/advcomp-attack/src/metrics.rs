@@ -3,7 +3,8 @@
 //!
 //! Definitions (the study's, arXiv:1810.00208):
 //! - *success rate* — the share of samples whose adversarial meets the goal
-//!   (the attack's success mask), over all samples;
+//!   (the attack's success mask: misclassified, or for a targeted attack
+//!   classified as its target), over all samples;
 //! - *success rate on correct* — the same, over the samples the model
 //!   classified correctly before the attack (a sample that is already
 //!   misclassified needs no attack);
@@ -43,6 +44,10 @@ pub struct SampleMetrics {
     pub l2: Vec<f32>,
     /// L∞ of the perturbation.
     pub linf: Vec<f32>,
+    /// The class each sample was aimed at, for a targeted attack (empty
+    /// when untargeted; `success` then means the target was reached).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<u32>,
 }
 
 /// Mean and median of a norm over the counted samples (`None` when no
@@ -129,6 +134,7 @@ impl SampleMetrics {
             l0: ops::host_f32(ops::l0_norm(perturbation.clone())),
             l2: ops::host_f32(ops::l2_norm(perturbation.clone())),
             linf: ops::host_f32(ops::linf_norm(perturbation)),
+            targets: Vec::new(),
         }
     }
 
@@ -153,6 +159,15 @@ impl SampleMetrics {
         )
     }
 
+    /// The same metrics, recording the `targets` (`[n]`) the attack aimed at.
+    pub fn with_targets(mut self, targets: Tensor<1, Int>) -> Self {
+        self.targets = ops::host_i64(targets)
+            .into_iter()
+            .map(|t| t as u32)
+            .collect();
+        self
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.success.len()
@@ -171,6 +186,7 @@ impl SampleMetrics {
         self.l0.extend(other.l0);
         self.l2.extend(other.l2);
         self.linf.extend(other.linf);
+        self.targets.extend(other.targets);
     }
 
     /// Per sample, whether it counts for the norm statistics: classified
@@ -242,6 +258,7 @@ mod tests {
             l0: vec![10.0, 0.0, 0.0, 20.0],
             l2: vec![1.0, 9.0, 0.0, 3.0],
             linf: vec![0.1, 0.9, 0.0, 0.3],
+            targets: Vec::new(),
         };
         let s = m.summary(Counters {
             gradient_evaluations: 8,

@@ -256,6 +256,12 @@ pub struct AttackArgs {
     /// Attack parameter as NAME=VALUE (repeatable, each NAME once), e.g. --param epsilon=0.1.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// Make the attack targeted: aim each image at `next` (label + 1),
+    /// `random` (or `random:SEED`), `least_likely` (the clean image's least
+    /// likely class) or class K. Success then means reaching the target;
+    /// the targets are written to targets.idx.
+    #[arg(long, value_name = "RULE")]
+    pub target: Option<String>,
     /// Number of test images to attack (evenly spaced over the test set).
     /// If N exceeds the test set, all of it is attacked and a warning says so.
     #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]

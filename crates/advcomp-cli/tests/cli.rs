@@ -457,6 +457,66 @@ fn more_images_than_the_test_set_are_attacked_whole_with_a_warning() {
 }
 
 #[test]
+fn a_targeted_attack_writes_its_targets_and_untargeted_attacks_refuse_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    untrained_checkpoint(&model);
+    let data = tmp.path().join("mnist");
+    tiny_mnist(&data, 10);
+    let (m, d) = (model.to_str().unwrap(), data.to_str().unwrap());
+    let out = tmp.path().join("pgd");
+    let o = advcomp(&[
+        "attack",
+        "--model",
+        m,
+        "--attack",
+        "pgd",
+        "--param",
+        "steps=2",
+        "--target",
+        "next",
+        "--data",
+        d,
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // IDX u8 vectors: an 8-byte header, then one byte per image.
+    let labels = std::fs::read(out.join("labels.idx")).unwrap();
+    let targets = std::fs::read(out.join("targets.idx")).unwrap();
+    assert_eq!(targets.len(), labels.len());
+    for (t, l) in targets[8..].iter().zip(&labels[8..]) {
+        assert_eq!(*t, (l + 1) % 10);
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["target"], "next");
+    let out = tmp.path().join("x");
+    let out = out.to_str().unwrap();
+    fails_with(
+        &[
+            "attack", "--model", m, "--attack", "deepfool", "--target", "next", "--data", d,
+            "--out", out,
+        ],
+        &["--target", "deepfool is untargeted only"],
+    );
+    fails_with(
+        &[
+            "attack", "--model", m, "--attack", "fgsm", "--target", "nxt", "--data", d, "--out",
+            out,
+        ],
+        &["--target", "unknown target `nxt`"],
+    );
+    fails_with(
+        &[
+            "attack", "--model", m, "--attack", "fgsm", "--target", "12", "--data", d, "--out", out,
+        ],
+        &["--target", "target class 12 is not a class of the model"],
+    );
+}
+
+#[test]
 fn options_that_could_not_be_meant_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path().to_str().unwrap();

@@ -484,6 +484,7 @@ fn run_step(
                 model,
                 x,
                 y,
+                None,
                 *batch_size,
                 device,
                 &mut |done| observer.step_progress(done, total),

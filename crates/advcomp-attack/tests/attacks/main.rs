@@ -10,3 +10,4 @@ mod errors;
 mod exact;
 mod family;
 mod registry;
+mod targets;

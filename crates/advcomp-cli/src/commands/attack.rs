@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use advcomp_attack::{Counters, SampleMetrics};
+use advcomp_attack::{Counters, SampleMetrics, TargetChoice};
 use advcomp_data::{DatasetKind, idx_write};
 use advcomp_models::checkpoint;
 use advcomp_train::Limits;
@@ -23,6 +23,18 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     };
     let params = parse_params(&args.params)?;
     let attack = advcomp_attack::build(name, &params).into_diagnostic()?;
+    let target: Option<TargetChoice> = args
+        .target
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| miette::miette!("--target: {e}"))?;
+    if target.is_some() && !attack.supports_targeted() {
+        return Err(miette::miette!(
+            "--target: {} is untargeted only (`advcomp attack --list` marks the targeted attacks)",
+            attack.name()
+        ));
+    }
     if args.batch_size == 0 || args.n == 0 {
         return Err(miette::miette!("--n and --batch-size must be at least 1"));
     }
@@ -68,11 +80,28 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     for chunk in rows.chunks(args.batch_size) {
         let images = batch::images(&test, chunk, &plain);
         let labels = batch::labels(&test, chunk, &plain);
+        let targets = match target {
+            Some(rule) => Some(
+                rule.targets(&network, images.clone(), labels.clone(), chunk[0])
+                    .map_err(|e| miette::miette!("--target: {e}"))?,
+            ),
+            None => None,
+        };
         let output = attack
-            .run(&network, images.clone(), labels.clone(), None, &device)
+            .run(
+                &network,
+                images.clone(),
+                labels.clone(),
+                targets.clone(),
+                &device,
+            )
             .into_diagnostic()
             .wrap_err_with(|| format!("{name} failed"))?;
-        metrics.extend(SampleMetrics::measure(&network, images, labels, &output));
+        let mut batch_metrics = SampleMetrics::measure(&network, images, labels, &output);
+        if let Some(targets) = targets {
+            batch_metrics = batch_metrics.with_targets(targets);
+        }
+        metrics.extend(batch_metrics);
         counters += output.counters;
         let values = output
             .adversarial
@@ -103,10 +132,19 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
         "success.idx",
         &idx_write::encode_u8(&[test.len()], &success),
     )?;
+    if target.is_some() {
+        let targets: Vec<u8> = metrics.targets.iter().map(|&t| t as u8).collect();
+        write(
+            out,
+            "targets.idx",
+            &idx_write::encode_u8(&[test.len()], &targets),
+        )?;
+    }
     let report = serde_json::json!({
         "attack": attack.name(),
         "norm": attack.norm().name(),
         "params": params,
+        "target": target.map(|t| t.to_string()),
         "model": model_dir,
         "dataset": dataset,
         "data_fingerprint": split.fingerprint,
@@ -115,8 +153,12 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     let mut json = serde_json::to_string_pretty(&report).into_diagnostic()?;
     json.push('\n');
     write(out, "metrics.json", json.as_bytes())?;
+    let goal = match target {
+        Some(rule) => format!(" (targeted, {rule}: success = the target class reached)"),
+        None => String::new(),
+    };
     outln!(
-        "{}: success {:.1}% of {} images ({:.1}% of the {} classified correctly), accuracy under attack {:.1}%",
+        "{}{goal}: success {:.1}% of {} images ({:.1}% of the {} classified correctly), accuracy under attack {:.1}%",
         attack.name(),
         100.0 * summary.success_rate,
         summary.samples,
