@@ -114,6 +114,22 @@ impl Catalog for Registries {
         }
     }
 
+    /// The attack registry decides: the attack must accept targets, and
+    /// the rule must parse as an [`advcomp_attack::TargetChoice`].
+    fn check_target(&self, name: &str, value: &Value) -> Result<(), CatalogError> {
+        let registration =
+            advcomp_attack::find(name).map_err(|e| CatalogError::general(e.to_string()))?;
+        if !registration.targeted {
+            return Err(CatalogError::field(
+                "target",
+                format!("attack `{name}` is untargeted only"),
+            ));
+        }
+        target_choice(value)
+            .map(|_| ())
+            .map_err(|e| CatalogError::field("target", e))
+    }
+
     /// A keyed defence's passphrase is secret; its stand-in is `#` and the
     /// key's public id, which is also what checkpoints record.
     fn conceal(&self, kind: Kind, name: &str, param: &str, value: &str) -> Option<String> {
@@ -136,6 +152,22 @@ fn written_field(field: &str, params: &Map<String, Value>) -> String {
         }
     }
     field.to_string()
+}
+
+/// The target rule a scenario's `target` value names: a rule's name
+/// (`"next"`, `"random:7"`) or a class index.
+pub fn target_choice(value: &Value) -> Result<advcomp_attack::TargetChoice, String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() => n.to_string(),
+        other => {
+            return Err(format!(
+                "`target` must be a rule name or a class index, found {other}"
+            ));
+        }
+    };
+    text.parse()
+        .map_err(|e: advcomp_attack::TargetError| e.to_string())
 }
 
 fn attack_error(e: RegistryError) -> CatalogError {

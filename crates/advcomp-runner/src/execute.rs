@@ -464,6 +464,7 @@ fn run_step(
             params,
             images,
             batch_size,
+            target,
             ..
         } => {
             let loaded = load_model(
@@ -473,6 +474,11 @@ fn run_step(
             )?;
             let model = &loaded.model;
             let attack = advcomp_attack::build(name, &Value::Object(params.clone()))
+                .map_err(|e| step_error(step, e))?;
+            let target = target
+                .as_ref()
+                .map(|t| crate::catalog::target_choice(&Value::String(t.clone())))
+                .transpose()
                 .map_err(|e| step_error(step, e))?;
             let rows = job::spread(inputs.test.len(), (*images).min(inputs.test.len()));
             let plain = device.clone().without_autodiff();
@@ -484,7 +490,7 @@ fn run_step(
                 model,
                 x,
                 y,
-                None,
+                target,
                 *batch_size,
                 device,
                 &mut |done| observer.step_progress(done, total),

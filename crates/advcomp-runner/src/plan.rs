@@ -67,6 +67,9 @@ pub enum StepKind {
         images: usize,
         /// Images per batch.
         batch_size: usize,
+        /// The target rule (`"next"`, …); `None`: untargeted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
     },
     /// Classify an attack's adversarial samples with another model.
     Apply {
@@ -246,6 +249,7 @@ impl Plan {
                                     params: attack.params.clone(),
                                     images,
                                     batch_size,
+                                    target: attack.target.clone(),
                                 },
                                 vec![model_step[s.as_str()], eval_step[s.as_str()]],
                                 plan.steps[model_step[s.as_str()]].secret.clone(),
@@ -476,14 +480,26 @@ pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value 
             params,
             images,
             batch_size,
+            target,
             ..
-        } => json!({
-            "kind": "attack",
-            "attack": advcomp_attack::registry::identity(name, &Value::Object(params.clone()))
-                .unwrap_or_else(|_| json!({ "attack": name, "params": params })),
-            "images": images,
-            "batch_size": batch_size,
-        }),
+        } => {
+            let mut key = json!({
+                "kind": "attack",
+                "attack": advcomp_attack::registry::identity(name, &Value::Object(params.clone()))
+                    .unwrap_or_else(|_| json!({ "attack": name, "params": params })),
+                "images": images,
+                "batch_size": batch_size,
+            });
+            // Only a targeted attack hashes its rule (canonical, so
+            // "Next" and "next" are one computation): untargeted keys stay
+            // as they were.
+            if let Some(target) = target {
+                let canonical = crate::catalog::target_choice(&Value::String(target.clone()))
+                    .map_or_else(|_| target.clone(), |t| t.to_string());
+                key["target"] = Value::String(canonical);
+            }
+            key
+        }
         StepKind::Evaluate { .. } => json!({ "kind": "evaluate" }),
         StepKind::Apply { .. } => json!({ "kind": "apply" }),
     }

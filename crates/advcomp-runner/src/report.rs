@@ -89,7 +89,10 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
         ],
         results.whitebox.iter().map(|w| {
             vec![
-                w.attack.clone(),
+                match &w.target {
+                    Some(rule) => format!("{} (targeted: {rule})", w.attack),
+                    None => w.attack.clone(),
+                },
                 w.model.clone(),
                 w.images.to_string(),
                 r3(w.success_rate),
@@ -106,6 +109,16 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
         out,
         "Transfer rate (see docs/metrics.md): among samples both models classify correctly when clean and that fool the source, the share that also fools the target; eligible samples in brackets. Then the target's accuracy on the whole adversarial set.\n"
     );
+    if results
+        .transfers
+        .iter()
+        .any(|t| t.targeted_transfer_rate.is_some())
+    {
+        let _ = writeln!(
+            out,
+            "A targeted attack's samples count as fooling the source when they reach their target class on it; its targeted transfer rate is the share of those eligible samples the target model also assigns to that same class.\n"
+        );
+    }
     let mut attacks: Vec<&str> = Vec::new();
     for t in &results.transfers {
         if !attacks.contains(&t.attack.as_str()) {
@@ -137,6 +150,15 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
             ("transfer rate", 0usize),
             ("target accuracy on the adversarial set", 1),
         ];
+        if cells.iter().any(|c| c.targeted_transfer_rate.is_some()) {
+            tables.insert(
+                1,
+                (
+                    "targeted transfer rate (the target model predicts the same target class)",
+                    4,
+                ),
+            );
+        }
         if defended {
             tables.push((
                 "detection rate of the target's detector (eligible samples)",
@@ -159,7 +181,8 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
                                 0 => format!("{} ({})", opt(c.transfer_rate), c.eligible),
                                 1 => r3(c.target_accuracy),
                                 2 => opt(c.detection_rate),
-                                _ => opt(c.evasion_rate),
+                                3 => opt(c.evasion_rate),
+                                _ => opt(c.targeted_transfer_rate),
                             })
                     })
                     .collect();

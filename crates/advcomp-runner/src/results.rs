@@ -97,6 +97,10 @@ pub struct ModelDefence {
 pub struct WhiteBox {
     /// Attack instance id.
     pub attack: String,
+    /// The target rule of a targeted attack (`success_rate` then counts
+    /// the images that reached their target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Model attacked.
     pub model: String,
     /// Images attacked.
@@ -150,6 +154,14 @@ pub struct TransferResult {
     /// `evaded / eligible`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evasion_rate: Option<f64>,
+    /// Targeted attacks: of the eligible samples (which reached their
+    /// target on the source), how many the target model also classifies
+    /// as that same target class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeted_transferred: Option<usize>,
+    /// `targeted_transferred / eligible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeted_transfer_rate: Option<f64>,
 }
 
 /// Transfer pooled over the (source, target) pairs of one kind, per attack:
@@ -292,13 +304,20 @@ pub fn gather(
     let mut whitebox = Vec::new();
     let mut transfers = Vec::new();
     for step in &plan.steps {
-        let StepKind::Attack { model, attack, .. } = &step.kind else {
+        let StepKind::Attack {
+            model,
+            attack,
+            target,
+            ..
+        } = &step.kind
+        else {
             continue;
         };
         let record = artifacts::read_attack(&cache.dir(&step.key), labels.len())?;
         let s = &record.summary;
         whitebox.push(WhiteBox {
             attack: attack.clone(),
+            target: target.clone(),
             model: model.clone(),
             images: s.samples,
             success_rate: s.success_rate_on_correct.unwrap_or(0.0),
@@ -336,6 +355,9 @@ pub fn gather(
         let clean_target =
             artifacts::read_predictions(&cache.dir(&plan.steps[step.deps[2]].key), labels.len())?;
         let (mut eligible, mut transferred, mut detected, mut evaded) = (0usize, 0, 0, 0);
+        let mut reached = 0usize;
+        let targets = &record.metrics.targets;
+        let targeted = targets.len() == record.rows.len() && !targets.is_empty();
         let detection = on_target.detection.as_ref();
         for (k, &row) in record.rows.iter().enumerate() {
             let y = labels[row];
@@ -347,6 +369,9 @@ pub fn gather(
                 let fooled = on_target.predicted[k] != y;
                 let flagged = detection.is_some_and(|d| d.flag[k]);
                 transferred += usize::from(fooled);
+                if targeted {
+                    reached += usize::from(u32::from(on_target.predicted[k]) == targets[k]);
+                }
                 detected += usize::from(flagged);
                 evaded += usize::from(fooled && !flagged);
             }
@@ -364,6 +389,8 @@ pub fn gather(
             detection_rate: defended.then(|| rate(detected, eligible)).flatten(),
             evaded: defended.then_some(evaded),
             evasion_rate: defended.then(|| rate(evaded, eligible)).flatten(),
+            targeted_transferred: targeted.then_some(reached),
+            targeted_transfer_rate: targeted.then(|| rate(reached, eligible)).flatten(),
         });
     }
     let mut timings = Vec::new();

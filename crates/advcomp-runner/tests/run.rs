@@ -126,6 +126,64 @@ fn the_transfer_metric_counts_only_eligible_samples() {
 }
 
 #[test]
+fn a_targeted_attack_reports_targeted_success_and_targeted_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("targeted.scn");
+    std::fs::write(
+        &file,
+        "seed = 5\ntrain_images = 600\ntest_images = 40\n\
+         model a = lenet5 { epochs: 1 }\nmodel b = lenet5 { epochs: 1, seed: 9 }\n\
+         attack t = pgd { steps: 20, target: \"next\" }\nattack u = pgd { steps: 20 }\n\
+         transfer a -> b using t, u\n",
+    )
+    .unwrap();
+    let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
+    let outcome = run(
+        &resolved,
+        &bytes,
+        &options(dir.path(), "targeted.scn"),
+        &cpu(),
+        &mut (),
+    )
+    .unwrap();
+    let results = outcome.results.unwrap();
+    let wb = |a: &str| results.whitebox.iter().find(|w| w.attack == a).unwrap();
+    assert_eq!(wb("t").target.as_deref(), Some("next"));
+    assert_eq!(wb("u").target, None);
+    let cell = |a: &str| results.transfers.iter().find(|t| t.attack == a).unwrap();
+    let (t, u) = (cell("t"), cell("u"));
+    // Reaching the source's target on the target model implies fooling it.
+    let reached = t
+        .targeted_transferred
+        .expect("targeted cells count the target");
+    assert!(
+        reached <= t.transferred && t.transferred <= t.eligible,
+        "{t:?}"
+    );
+    assert!(t.eligible > 0, "{t:?}");
+    assert_eq!(u.targeted_transferred, None);
+    // The targeted and untargeted attacks are different computations.
+    let key = |a: &str| {
+        outcome
+            .plan
+            .steps
+            .iter()
+            .find(|s| s.label == format!("attack {a} on a"))
+            .unwrap()
+            .key
+            .clone()
+    };
+    assert_ne!(key("t"), key("u"));
+    let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
+    assert!(report.contains("| t (targeted: next) | a |"), "{report}");
+    assert!(report.contains("### t: targeted transfer rate"), "{report}");
+    assert!(
+        !report.contains("### u: targeted transfer rate"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_damaged_cache_entry_is_an_error_not_a_panic() {
     let a = tempfile::tempdir().unwrap();
     let outcome = run_in(a.path(), None);

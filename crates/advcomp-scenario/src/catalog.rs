@@ -109,6 +109,18 @@ pub trait Catalog {
         params: &Map<String, Value>,
     ) -> Result<(), CatalogError>;
 
+    /// Checks the `target` run option of the canonical attack `name` (a
+    /// rule such as `"next"`, or a class index): the attack must accept
+    /// targets and the registry must know the rule. The default refuses
+    /// every target, for a catalogue without targeted attacks.
+    fn check_target(&self, name: &str, value: &Value) -> Result<(), CatalogError> {
+        let _ = value;
+        Err(CatalogError::field(
+            "target",
+            format!("attack `{name}` takes no target"),
+        ))
+    }
+
     /// If parameter `param` of the canonical `name` is a secret (a defence
     /// passphrase), the public stand-in that replaces `value` everywhere
     /// (ids, plans, caches, reports): a string derived from `value` that

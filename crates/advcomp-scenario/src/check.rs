@@ -29,9 +29,13 @@ mod params;
 pub use claims::is_seed_key;
 
 /// Attack parameters that are run options, not attack hyper-parameters:
-/// stripped into [`AttackInstance::images`](crate::AttackInstance::images) /
-/// [`AttackInstance::batch_size`](crate::AttackInstance::batch_size).
-pub const RESERVED_ATTACK_KEYS: &[&str] = &["images", "batch_size"];
+/// stripped into [`AttackInstance::images`](crate::AttackInstance::images),
+/// [`AttackInstance::batch_size`](crate::AttackInstance::batch_size) and
+/// [`AttackInstance::target`](crate::AttackInstance::target).
+pub const RESERVED_ATTACK_KEYS: &[&str] = &["images", "batch_size", "target"];
+
+/// The reserved attack keys that count images (positive integers).
+const COUNT_KEYS: &[&str] = &["images", "batch_size"];
 
 /// Checks `ast` against `catalog` and expands its sweeps. Returns every
 /// problem found (sorted by position) if there is any error. Never panics.

@@ -130,6 +130,10 @@ pub struct AttackInstance {
     pub images: Option<usize>,
     /// Images per attack batch (`None`: the `batch_size` setting).
     pub batch_size: Option<usize>,
+    /// The rule that picks each image's target class (`"next"`,
+    /// `"random"`, `"least_likely"`, a class index); `None`: untargeted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The sweep values that picked this instance (empty for an attack
     /// declared without a list).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

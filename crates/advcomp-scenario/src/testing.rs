@@ -415,6 +415,39 @@ impl Catalog for MockCatalog {
             .map(|e| e.name.to_string())
     }
 
+    /// Every attack but DeepFool takes targets; the rules are the
+    /// registry's (`next`, `random`, `random:SEED`, `least_likely`, a class
+    /// index).
+    fn check_target(&self, name: &str, value: &Value) -> Result<(), CatalogError> {
+        if name.starts_with("deepfool") {
+            return Err(CatalogError::field(
+                "target",
+                format!("attack `{name}` is untargeted only"),
+            ));
+        }
+        let ok = match value {
+            Value::Number(n) => n.is_u64(),
+            Value::String(s) => {
+                let s = s.trim().to_ascii_lowercase().replace('-', "_");
+                matches!(s.as_str(), "next" | "random" | "least_likely" | "ll")
+                    || s.strip_prefix("random:")
+                        .is_some_and(|seed| seed.parse::<u64>().is_ok())
+                    || s.parse::<u64>().is_ok()
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CatalogError::field(
+                "target",
+                format!(
+                    "unknown target {value}; expected `next`, `random`, `random:SEED`, `least_likely` or a class index"
+                ),
+            ))
+        }
+    }
+
     /// Keyed defences' `key` is secret; its stand-in is `#` and an FNV-1a
     /// hash (the real catalogue uses the key's id).
     fn conceal(&self, kind: Kind, name: &str, param: &str, value: &str) -> Option<String> {

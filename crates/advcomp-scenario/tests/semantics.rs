@@ -266,3 +266,14 @@ fn crlf_files_parse_and_format_to_lf() {
     );
     assert!(check(&ast, &MockCatalog).is_ok());
 }
+
+#[test]
+fn a_target_is_a_run_option_that_may_be_swept() {
+    let r = resolve(
+        "model base = lenet5\nattack t = pgd { target: [\"next\", 3], steps: 5 }\nattack u = fgsm\ntransfer base -> base using t, u\n",
+    );
+    let targets: Vec<Option<&str>> = r.attacks.iter().map(|a| a.target.as_deref()).collect();
+    assert_eq!(targets, [Some("next"), Some("3"), None]);
+    assert!(r.attacks.iter().all(|a| !a.params.contains_key("target")));
+    assert_eq!(r.attacks[0].id, "t[target=next]");
+}

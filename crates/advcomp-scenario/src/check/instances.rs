@@ -184,6 +184,10 @@ impl<'a> Checker<'a> {
                 };
                 let images = take("images");
                 let batch_size = take("batch_size");
+                let target = params.remove("target").map(|v| match v {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                });
                 let sweep = expand::sweep_values(&blocks, &axes, &choice);
                 AttackInstance {
                     id: expand::instance_id(&a.name.name, &sweep),
@@ -192,6 +196,7 @@ impl<'a> Checker<'a> {
                     params,
                     images,
                     batch_size,
+                    target,
                     sweep: sweep.into_iter().collect(),
                 }
             })

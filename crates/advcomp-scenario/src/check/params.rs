@@ -7,7 +7,7 @@ use crate::catalog::Kind;
 use crate::expand::{self, Block};
 use crate::span::Span;
 
-use super::{Checker, Decl, RESERVED_ATTACK_KEYS, suggest};
+use super::{COUNT_KEYS, Checker, Decl, RESERVED_ATTACK_KEYS, suggest};
 
 impl<'a> Checker<'a> {
     /// Checks a declaration's registry names and parameter blocks. Returns
@@ -134,7 +134,7 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            if attack && RESERVED_ATTACK_KEYS.contains(&p.name.name.as_str()) {
+            if attack && COUNT_KEYS.contains(&p.name.name.as_str()) {
                 let values: Vec<&Value> = match &p.value.kind {
                     ValueKind::List(items) => items.iter().collect(),
                     _ => vec![&p.value],
@@ -186,12 +186,21 @@ impl<'a> Checker<'a> {
         };
         for choice in expand::combinations(&axes.iter().map(|a| a.len).collect::<Vec<_>>()) {
             let mut map = expand::concrete(params, 0, &axes, &choice);
+            let mut target = None;
             if attack {
+                target = map.get("target").cloned();
                 for k in RESERVED_ATTACK_KEYS {
                     map.remove(*k);
                 }
             }
-            let Err(e) = self.catalog.check(kind, name, &map) else {
+            let checked = match target {
+                Some(t) => self
+                    .catalog
+                    .check_target(name, &t)
+                    .and_then(|()| self.catalog.check(kind, name, &map)),
+                None => self.catalog.check(kind, name, &map),
+            };
+            let Err(e) = checked else {
                 continue;
             };
             let entry = e
