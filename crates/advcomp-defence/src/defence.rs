@@ -63,6 +63,14 @@ pub trait Defence {
     /// for one layer's output, or `None` when it adds nothing.
     fn penalty(&self, layer: &str, activation: &Activation) -> Option<Tensor<1>>;
 
+    /// What an attacker who knows the key minimises to stay undetected: per
+    /// sample, the sum of `relu(q − (1 − headroom) · τ)` over the layer's
+    /// monitored quantities `q` and their run-time thresholds `τ`, `[batch]`
+    /// and differentiable; `None` when the layer is not monitored or the
+    /// defence is not calibrated. Unlike [`Defence::penalty`] it uses the
+    /// run-time thresholds and is neither weighted nor averaged.
+    fn evasion(&self, layer: &str, activation: &Activation, headroom: f64) -> Option<Tensor<1>>;
+
     /// The forward hook that checks a batch.
     fn detector(&self) -> Detector<'_>
     where
@@ -218,6 +226,10 @@ impl Classifier for DefendedModel {
 
     fn num_classes(&self) -> usize {
         self.network.num_classes()
+    }
+
+    fn screen(&self, images: Tensor<4>, headroom: f64) -> Option<advcomp_models::Screened> {
+        crate::Guarded::new(&self.network, self.defence.as_ref()).screen(images, headroom)
     }
 }
 

@@ -4,6 +4,8 @@
 //!   recorded activations ([`DefenceTraining`] makes it
 //!   [`TrainHooks`](advcomp_train::TrainHooks)) and a run-time check run as a
 //!   forward hook ([`Detector`]: per-sample flag and score, one host read).
+//! - [`guarded`]: [`Guarded`], a defended model whose detector an attacker
+//!   who knows the key can differentiate (adaptive attacks).
 //! - [`key`]: [`Key`], 32 bytes derived by SHA-256 from a passphrase or seed;
 //!   only its [`Key::id`] is ever printed or recorded.
 //! - [`taboo`]: the Taboo Trap (keyed activation bounds).
@@ -20,6 +22,7 @@
 
 pub mod adversarial;
 pub mod defence;
+pub mod guarded;
 pub mod key;
 pub mod persist;
 pub mod sitatapatra;
@@ -33,6 +36,7 @@ pub use defence::{
     Defence, DefenceTraining, DefendedModel, Detection, Detector, LayerCheck, collect_stats,
     column_percentiles, percentile,
 };
+pub use guarded::Guarded;
 pub use key::Key;
 pub use persist::{DefenceError, EXTRA_KEY, from_sidecar, save};
 pub use sitatapatra::{Sitatapatra, SitatapatraConfig};

@@ -324,6 +324,18 @@ impl Defence for Sitatapatra {
         Some(LayerCheck { score, margin })
     }
 
+    fn evasion(&self, layer: &str, activation: &Activation, headroom: f64) -> Option<Tensor<1>> {
+        let tau = self.record.thresholds.get(layer)?;
+        let g = self.guard_values(layer, activation)?;
+        let b = g.dims()[0];
+        let limit = row(tau, &g.device()) * (1.0 - headroom);
+        Some(
+            burn::tensor::activation::relu(g - limit)
+                .sum_dim(1)
+                .reshape([b]),
+        )
+    }
+
     fn penalty(&self, layer: &str, activation: &Activation) -> Option<Tensor<1>> {
         let tau = self.record.thresholds.get(layer)?;
         let g = self.guard_values(layer, activation)?;

@@ -351,6 +351,19 @@ impl Defence for TabooTrap {
         Some(LayerCheck { score, margin })
     }
 
+    fn evasion(&self, layer: &str, activation: &Activation, headroom: f64) -> Option<Tensor<1>> {
+        // Unmonitored columns have bound `f32::MAX` and never contribute.
+        let (bound, _) = self.full_rows(layer)?;
+        let m = stat(activation, self.record.config.per_neuron);
+        let b = m.dims()[0];
+        let limit = row(&bound, &m.device()) * (1.0 - headroom);
+        Some(
+            burn::tensor::activation::relu(m - limit)
+                .sum_dim(1)
+                .reshape([b]),
+        )
+    }
+
     fn penalty(&self, layer: &str, activation: &Activation) -> Option<Tensor<1>> {
         let (idx, bounds) = self.watch(layer)?;
         let cfg = &self.record.config;

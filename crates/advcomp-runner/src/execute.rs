@@ -7,7 +7,7 @@ use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress}
 use advcomp_data::{Dataset, Split};
 use advcomp_defence::spec::Method;
 use advcomp_defence::{
-    AdversarialTraining, Defence, DefenceSpec, Detector, Key, Sitatapatra, TabooTrap,
+    AdversarialTraining, Defence, DefenceSpec, Detector, Guarded, Key, Sitatapatra, TabooTrap,
 };
 use advcomp_models::{Architecture, Classifier, Network, checkpoint};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
@@ -164,6 +164,24 @@ struct Loaded {
 }
 
 impl Loaded {
+    /// The model as attacks see it: with a defence, a [`Guarded`] model
+    /// whose logits are the deployed network's and whose detector adaptive
+    /// attacks can differentiate ([`Classifier::screen`]); others ignore it.
+    fn classifier(&self) -> Box<dyn Classifier + '_> {
+        match self.defence.as_deref() {
+            Some(defence) => {
+                let guarded = Guarded::new(&self.model.network, defence);
+                let hook = self.model.hook();
+                Box::new(if hook.is_identity() {
+                    guarded
+                } else {
+                    guarded.with_hook(hook)
+                })
+            }
+            None => Box::new(&self.model),
+        }
+    }
+
     /// Runs the detector over `images` (`[n, c, h, w]` host values) in
     /// batches; `None` for an undefended model.
     fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
@@ -472,7 +490,7 @@ fn run_step(
                 device,
                 step.secret.as_ref(),
             )?;
-            let model = &loaded.model;
+            let model = loaded.classifier();
             let attack = advcomp_attack::build(name, &Value::Object(params.clone()))
                 .map_err(|e| step_error(step, e))?;
             let target = target
@@ -487,7 +505,7 @@ fn run_step(
             let total = rows.len();
             let result = advcomp_attack::run_batched(
                 attack.as_ref(),
-                model,
+                model.as_ref(),
                 x,
                 y,
                 target,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use advcomp_attack::NormStats;
 
-use crate::results::Results;
+use crate::results::{Results, WhiteBox};
 
 fn r3(v: f64) -> String {
     format!("{v:.3}")
@@ -209,7 +209,7 @@ fn defences(out: &mut String, results: &Results) {
     let _ = writeln!(out, "## Defences\n");
     let _ = writeln!(
         out,
-        "Key ids, never keys. Cost: accuracy of the unkeyed twin (the same fine-tune without the defence) minus the model's. False positives: share of the clean test images the detector flags. White-box detection: share of the samples made on the model itself (without knowledge of the detector) that its detector flags.\n"
+        "Key ids, never keys. Cost: accuracy of the unkeyed twin (the same fine-tune without the defence) minus the model's. False positives: share of the clean test images the detector flags.\n"
     );
     let rows = results.models.iter().filter_map(|m| {
         let d = m.defence.as_ref()?;
@@ -218,12 +218,6 @@ fn defences(out: &mut String, results: &Results) {
         } else {
             format!("{} (from {})", d.defence, d.applied_to)
         };
-        let whitebox: Vec<String> = results
-            .whitebox
-            .iter()
-            .filter(|w| w.model == m.id)
-            .filter_map(|w| w.detection_rate.map(|r| format!("{} {}", w.attack, r3(r))))
-            .collect();
         Some(vec![
             m.id.clone(),
             defence,
@@ -232,11 +226,6 @@ fn defences(out: &mut String, results: &Results) {
             opt(d.twin_accuracy),
             opt(d.accuracy_cost),
             opt(d.false_positive_rate),
-            if whitebox.is_empty() {
-                "–".into()
-            } else {
-                whitebox.join(", ")
-            },
         ])
     });
     table(
@@ -249,10 +238,40 @@ fn defences(out: &mut String, results: &Results) {
             "unkeyed twin",
             "cost",
             "false positives",
-            "white-box detection",
         ],
         rows,
     );
+    let attacked: Vec<&WhiteBox> = results
+        .whitebox
+        .iter()
+        .filter(|w| w.evasion_rate.is_some())
+        .collect();
+    if !attacked.is_empty() {
+        let _ = writeln!(out, "\n### White-box attacks on defended models\n");
+        let _ = writeln!(
+            out,
+            "Samples made on the model itself; only adaptive attacks such as `adaptive_pgd` know the detector. Success: share of the correctly classified images the attack fools. Flagged: share of those successful samples the model's own detector flags. Fooled and undetected: share of the correctly classified images turned into samples that fool the model and pass its detector.\n"
+        );
+        table(
+            out,
+            &[
+                "model",
+                "attack",
+                "success",
+                "flagged",
+                "fooled and undetected",
+            ],
+            attacked.iter().map(|w| {
+                vec![
+                    w.model.clone(),
+                    w.attack.clone(),
+                    r3(w.success_rate),
+                    opt(w.detection_rate),
+                    opt(w.evasion_rate),
+                ]
+            }),
+        );
+    }
     if !results.keyed.is_empty() {
         let _ = writeln!(out, "\n## Transfer with and without keys\n");
         let _ = writeln!(

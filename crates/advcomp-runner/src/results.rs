@@ -118,9 +118,15 @@ pub struct WhiteBox {
     /// Gradient evaluations per image.
     pub gradients_per_image: f64,
     /// Share of the successful samples the model's own detector flags
-    /// (defended models; the attack does not know the detector).
+    /// (defended models; only adaptive attacks such as `adaptive_pgd` know
+    /// the detector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_rate: Option<f64>,
+    /// Share of the images the model classified correctly that the attack
+    /// turned into successful samples its own detector does not flag
+    /// (defended models): what gets past the defence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evasion_rate: Option<f64>,
 }
 
 /// One (attack, source, target) cell.
@@ -326,17 +332,10 @@ pub fn gather(
             l2: s.l2,
             linf: s.linf,
             gradients_per_image: s.gradient_evaluations_per_sample,
-            detection_rate: record.detection.as_ref().and_then(|d| {
-                let n = record.rows.len();
-                if !d.has_len(n) {
-                    return None;
-                }
-                let hits: Vec<bool> = (0..n)
-                    .filter(|&k| record.metrics.success[k] && record.metrics.clean_correct[k])
-                    .map(|k| d.flag[k])
-                    .collect();
-                rate(hits.iter().filter(|&&f| f).count(), hits.len())
-            }),
+            detection_rate: own_detection(&record)
+                .and_then(|(_, hits, flagged)| rate(flagged, hits)),
+            evasion_rate: own_detection(&record)
+                .and_then(|(correct, hits, flagged)| rate(hits - flagged, correct)),
         });
     }
     for step in &plan.steps {
@@ -415,6 +414,24 @@ pub fn gather(
     };
     results.claims = crate::claims::judge(&resolved.claims, &results);
     Ok(results)
+}
+
+/// For a defended model's own attack record: the images it classified
+/// correctly, the successful samples among them, and how many of those its
+/// detector flags; `None` without a detection record of the right length.
+fn own_detection(record: &artifacts::AttackRecord) -> Option<(usize, usize, usize)> {
+    let d = record.detection.as_ref()?;
+    let n = record.rows.len();
+    if !d.has_len(n) {
+        return None;
+    }
+    let m = &record.metrics;
+    let correct = (0..n).filter(|&k| m.clean_correct[k]).count();
+    let hits: Vec<usize> = (0..n)
+        .filter(|&k| m.success[k] && m.clean_correct[k])
+        .collect();
+    let flagged = hits.iter().filter(|&&k| d.flag[k]).count();
+    Some((correct, hits.len(), flagged))
 }
 
 /// `part / whole`, or `None` when `whole` is 0.

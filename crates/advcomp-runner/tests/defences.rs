@@ -20,9 +20,13 @@ model robust = lenet5 { epochs: 2 } defend adversarial { epsilon: 0.1, steps: 3,
 variant slim = keyed | prune magnitude { density: 0.5, scope: "global" }
 
 attack fgsm = fgsm { epsilon: 0.3 }
+# The attacker who knows the key (white box) or only the method (transfer
+# between keys).
+attack adaptive = adaptive_pgd { steps: 20, step_size: 0.03 }
 
 transfer keyed -> keyed, plain, slim, robust using fgsm
 transfer plain -> keyed using fgsm
+transfer keyed -> keyed using adaptive
 "#;
 
 #[test]
@@ -81,15 +85,50 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
         kinds.contains(&"different keys (taboo)") && kinds.contains(&"same key (taboo)"),
         "{kinds:?}"
     );
-    assert_eq!(results.traceback.len(), 2, "one per keyed source");
+    assert_eq!(
+        results.traceback.len(),
+        4,
+        "one per keyed source and attack"
+    );
     for t in &results.traceback {
         assert_eq!(t.suspects.len(), 2);
         assert!(t.traced <= t.detected && t.detected <= t.samples);
     }
 
+    // Knowing the key gets more samples past a model's own detector.
+    for m in &keyed {
+        let on = |attack: &str| {
+            results
+                .whitebox
+                .iter()
+                .find(|w| w.model == m.id && w.attack == attack)
+                .map(|w| {
+                    w.evasion_rate
+                        .expect("a defended model's row has an evasion rate")
+                })
+        };
+        if let (Some(fgsm), Some(adaptive)) = (on("fgsm"), on("adaptive")) {
+            assert!(
+                adaptive > fgsm,
+                "{}: adaptive {adaptive} against fgsm {fgsm}",
+                m.id
+            );
+        }
+    }
+    assert!(
+        results
+            .whitebox
+            .iter()
+            .filter(|w| w.attack == "adaptive")
+            .count()
+            == 2,
+        "one adaptive row per keyed source"
+    );
+
     let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     for section in [
         "## Defences",
+        "### White-box attacks on defended models",
         "## Transfer with and without keys",
         "## Traceback",
         "detection rate of the target's detector",

@@ -282,6 +282,19 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         kind: Kind::Attack,
+        name: "adaptive_pgd",
+        aliases: &[],
+        params: &[
+            ("epsilon", POS),
+            ("step_size", POS),
+            ("steps", POS_INT),
+            ("detector_weight", NONNEG),
+            ("headroom", NONNEG),
+            ("confidence", NONNEG),
+        ],
+    },
+    Entry {
+        kind: Kind::Attack,
         name: "deepfool",
         aliases: &["deepfool_l2"],
         params: DEEPFOOL,

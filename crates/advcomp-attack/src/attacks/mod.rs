@@ -1,6 +1,7 @@
 //! The built-in attacks, one module each, each citing its paper and stating
 //! its defaults. Each registers itself by name with the [registry](crate::registry).
 
+pub mod adaptive;
 pub mod apgd;
 pub mod cw;
 pub mod deepfool;
@@ -11,6 +12,7 @@ pub mod mifgsm;
 pub mod pgd;
 pub mod transfer;
 
+pub use adaptive::{AdaptivePgd, AdaptivePgdConfig};
 pub use apgd::{Apgd, ApgdConfig, ApgdLoss};
 pub use cw::{CarliniWagner, CwConfig};
 pub use deepfool::{DeepFool, DeepFoolConfig};

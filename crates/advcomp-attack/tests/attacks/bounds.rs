@@ -36,6 +36,7 @@ proptest! {
             ("vmifgsm", json!({ "steps": 2, "samples": 3, "seed": seed })),
             ("apgd_ce", json!({ "steps": 5, "seed": seed })),
             ("apgd_dlr", json!({ "steps": 5, "seed": seed })),
+            ("adaptive_pgd", json!({ "steps": 5, "step_size": 0.05 })),
         ] {
             let attack = registry::build(name, &with_epsilon(params, epsilon)).unwrap();
             let out = attack.run(model, x.clone(), y.clone(), targets.clone(), &cpu()).unwrap();

@@ -285,3 +285,49 @@ pub fn compare_rules(run: &TraceRun) -> String {
     }
     line
 }
+
+/// For attacks made on `net` guarded by `defence` (the attacker knows the
+/// key): per attack, the share of the correctly classified images of `data`
+/// turned into samples that fool `net` and pass its detector. Also checks
+/// the screen's contract on the adversarial images: the guarded logits are
+/// the network's, and `excess > 0` exactly where the detector flags.
+pub fn evasion_rates(
+    net: &Network,
+    defence: &dyn advcomp_defence::Defence,
+    data: &Dataset,
+    attacks: &[(&str, serde_json::Value)],
+) -> Vec<f64> {
+    let guarded = advcomp_defence::Guarded::new(net, defence);
+    let (images, labels) = batch(data);
+    let labels = labels.into_data().try_into_vec_as::<i64>().unwrap();
+    let clean = net
+        .predict(images)
+        .into_data()
+        .try_into_vec_as::<i64>()
+        .unwrap();
+    let correct: Vec<bool> = clean.iter().zip(&labels).map(|(p, l)| p == l).collect();
+    attacks
+        .iter()
+        .map(|(name, params)| {
+            let (adv, success) = attack(name, params.clone(), &guarded, data);
+            let detection = advcomp_defence::Detector::new(defence).detect(net, adv.clone());
+            let screened = guarded
+                .screen(adv.clone(), 0.0)
+                .expect("a guarded model screens");
+            let excess = screened
+                .excess
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .unwrap();
+            for (k, (&e, &f)) in excess.iter().zip(&detection.flag).enumerate() {
+                assert_eq!(e > 0.0, f, "{name}: image {k}: excess {e} against flag {f}");
+            }
+            let same: bool = screened.logits.equal(net.forward(adv)).all().into_scalar();
+            assert!(same, "{name}: guarded logits differ from the network's");
+            let evaded = (0..labels.len())
+                .filter(|&k| correct[k] && success[k] && !detection.flag[k])
+                .count();
+            evaded as f64 / correct.iter().filter(|&&c| c).count().max(1) as f64
+        })
+        .collect()
+}
