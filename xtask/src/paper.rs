@@ -480,7 +480,7 @@ fn family_table(f: &Family, r: &Ran) -> Table {
                         .map(|m| {
                             let parent = match &m.origin {
                                 Origin::Derived { parent, .. } => parent.as_str(),
-                                Origin::Trained { .. } => m.id.as_str(),
+                                Origin::Trained { .. } | Origin::Ensemble { .. } => m.id.as_str(),
                             };
                             pick(&m.id, parent)
                         })

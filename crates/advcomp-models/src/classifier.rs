@@ -58,6 +58,87 @@ impl<T: Classifier + ?Sized> Classifier for &T {
     }
 }
 
+/// Several classifiers as one: the mean of their logits, the ensemble of
+/// Liu, Chen, Liu & Song, *Delving into Transferable Adversarial Examples
+/// and Black-box Attacks*, ICLR 2017 (arXiv:1611.02770), whose samples
+/// transfer better than a single model's. Screening sums the members'
+/// detector penalties and takes the worst excess, so an adaptive attack
+/// on an ensemble of keyed models must pass every member's detector.
+pub struct Ensemble<'a> {
+    members: Vec<Box<dyn Classifier + 'a>>,
+}
+
+impl<'a> Ensemble<'a> {
+    /// The ensemble of `members`; `None` when there are none or they do
+    /// not agree on the number of classes.
+    pub fn new(members: Vec<Box<dyn Classifier + 'a>>) -> Option<Self> {
+        let classes = members.first()?.num_classes();
+        members
+            .iter()
+            .all(|m| m.num_classes() == classes)
+            .then_some(Self { members })
+    }
+}
+
+impl Classifier for Ensemble<'_> {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        let n = self.members.len();
+        let sum = self
+            .members
+            .iter()
+            .map(|m| m.logits(images.clone()))
+            .reduce(|a, b| a + b)
+            .expect("an ensemble has members");
+        sum.div_scalar(n as f64)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.members[0].num_classes()
+    }
+
+    fn screen(&self, images: Tensor<4>, headroom: f64) -> Option<Screened> {
+        let screened: Vec<Option<Screened>> = self
+            .members
+            .iter()
+            .map(|m| m.screen(images.clone(), headroom))
+            .collect();
+        if screened.iter().all(Option::is_none) {
+            return None;
+        }
+        let n = self.members.len();
+        let mut logits: Option<Tensor<2>> = None;
+        let mut penalty: Option<Tensor<1>> = None;
+        let mut excess: Option<Tensor<1>> = None;
+        for (member, s) in self.members.iter().zip(screened) {
+            let (l, p, e) = match s {
+                Some(s) => (s.logits, Some(s.penalty), Some(s.excess)),
+                None => (member.logits(images.clone()), None, None),
+            };
+            logits = Some(match logits {
+                Some(sum) => sum + l,
+                None => l,
+            });
+            if let Some(p) = p {
+                penalty = Some(match penalty {
+                    Some(sum) => sum + p,
+                    None => p,
+                });
+            }
+            if let Some(e) = e {
+                excess = Some(match excess {
+                    Some(worst) => worst.max_pair(e),
+                    None => e,
+                });
+            }
+        }
+        Some(Screened {
+            logits: logits?.div_scalar(n as f64),
+            penalty: penalty?,
+            excess: excess?,
+        })
+    }
+}
+
 /// A batch as a model with a run-time detector sees it (see
 /// [`Classifier::screen`]). Every tensor carries the input's gradient graph.
 #[derive(Debug, Clone)]

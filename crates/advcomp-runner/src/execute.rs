@@ -9,7 +9,7 @@ use advcomp_defence::spec::Method;
 use advcomp_defence::{
     AdversarialTraining, Defence, DefenceSpec, Detector, Guarded, Key, Sitatapatra, TabooTrap,
 };
-use advcomp_models::{Architecture, Classifier, Network, checkpoint};
+use advcomp_models::{Architecture, Classifier, Ensemble, Network, checkpoint};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -140,6 +140,7 @@ pub fn model_dir(plan: &Plan, cache: &Cache, id: &str) -> Option<PathBuf> {
         StepKind::Train { model, .. }
         | StepKind::Compress { model, .. }
         | StepKind::Defend { model, .. }
+        | StepKind::Ensemble { model }
             if model == id =>
         {
             Some(cache.dir(&s.key))
@@ -203,6 +204,57 @@ impl Loaded {
             out.predicted.extend(d.predicted.iter().map(|&p| p as u8));
         }
         Some(out)
+    }
+}
+
+/// A model a step reads: one deployed network, or an ensemble of them.
+enum Deployed {
+    One(Box<Loaded>),
+    Ensemble(Vec<Loaded>),
+}
+
+impl Deployed {
+    /// The model as attacks and evaluations see it (see
+    /// [`Loaded::classifier`]; an ensemble averages its members' logits).
+    fn classifier(&self) -> Result<Box<dyn Classifier + '_>, RunError> {
+        match self {
+            Deployed::One(loaded) => Ok(loaded.classifier()),
+            Deployed::Ensemble(members) => {
+                let members = members.iter().map(Loaded::classifier).collect();
+                Ensemble::new(members)
+                    .map(|e| Box::new(e) as Box<dyn Classifier>)
+                    .ok_or_else(|| {
+                        RunError::Executor(
+                            "an ensemble needs members that agree on the number of classes".into(),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Runs the detector (see [`Loaded::detect`]); an ensemble, which is
+    /// not deployed behind a detector, has none.
+    fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
+        match self {
+            Deployed::One(loaded) => loaded.detect(images, dims, device),
+            Deployed::Ensemble(_) => None,
+        }
+    }
+}
+
+/// Loads the model made by step `at` of `plan`: its checkpoint, or every
+/// member's for an ensemble step, each with its own key.
+fn load_at(plan: &Plan, cache: &Cache, at: usize, device: &Device) -> Result<Deployed, RunError> {
+    let step = &plan.steps[at];
+    let one = |s: &PlanStep| load_model(&cache.dir(&s.key), device, s.secret.as_ref());
+    match &step.kind {
+        StepKind::Ensemble { .. } => Ok(Deployed::Ensemble(
+            step.deps
+                .iter()
+                .map(|&d| one(&plan.steps[d]))
+                .collect::<Result<_, _>>()?,
+        )),
+        _ => Ok(Deployed::One(Box::new(one(step)?))),
     }
 }
 
@@ -445,23 +497,21 @@ fn run_step(
                 observer,
             )?;
         }
+        StepKind::Ensemble { .. } => {}
         StepKind::Evaluate { .. } => {
-            let loaded = load_model(
-                &cache.dir(&plan.steps[step.deps[0]].key),
-                device,
-                step.secret.as_ref(),
-            )?;
-            let detection = if loaded.defence.is_some() {
-                let rows: Vec<usize> = (0..inputs.test.len()).collect();
-                let (images, dims) = test_images(inputs.test, &rows);
-                loaded.detect(&images, dims, &device.clone().without_autodiff())
-            } else {
-                None
+            let loaded = load_at(plan, cache, step.deps[0], device)?;
+            let detection = match &loaded {
+                Deployed::One(one) if one.defence.is_some() => {
+                    let rows: Vec<usize> = (0..inputs.test.len()).collect();
+                    let (images, dims) = test_images(inputs.test, &rows);
+                    loaded.detect(&images, dims, &device.clone().without_autodiff())
+                }
+                _ => None,
             };
             let predicted = match &detection {
                 // The detector's forward pass already classified them.
                 Some(d) => d.predicted.clone(),
-                None => predict_dataset(&loaded.model, inputs.test, device),
+                None => predict_dataset(loaded.classifier()?.as_ref(), inputs.test, device),
             };
             let correct = predicted
                 .iter()
@@ -485,12 +535,8 @@ fn run_step(
             target,
             ..
         } => {
-            let loaded = load_model(
-                &cache.dir(&plan.steps[step.deps[0]].key),
-                device,
-                step.secret.as_ref(),
-            )?;
-            let model = loaded.classifier();
+            let loaded = load_at(plan, cache, step.deps[0], device)?;
+            let model = loaded.classifier()?;
             let attack = advcomp_attack::build(name, &Value::Object(params.clone()))
                 .map_err(|e| step_error(step, e))?;
             let target = target
@@ -537,17 +583,13 @@ fn run_step(
             let s = inputs.test.shape;
             let shape = [s.channels, s.height, s.width];
             let images = artifacts::read_images(&attack_dir, record.dims, shape)?;
-            let loaded = load_model(
-                &cache.dir(&plan.steps[step.deps[1]].key),
-                device,
-                step.secret.as_ref(),
-            )?;
+            let loaded = load_at(plan, cache, step.deps[1], device)?;
             let plain = device.clone().without_autodiff();
             let detection = loaded.detect(&images, record.dims, &plain);
             let predicted = match &detection {
                 // The detector's forward pass already classified them.
                 Some(d) => d.predicted.clone(),
-                None => predict_images(&loaded.model, &images, record.dims, &plain),
+                None => predict_images(loaded.classifier()?.as_ref(), &images, record.dims, &plain),
             };
             let labels: Vec<u8> = record.rows.iter().map(|&r| inputs.test.labels[r]).collect();
             let correct = predicted

@@ -48,6 +48,13 @@ pub enum StepKind {
         #[serde(skip)]
         resolved_params: Map<String, Value>,
     },
+    /// Combine models made by other steps (its dependencies, in order)
+    /// into one: the mean of their logits. Computes nothing; its key
+    /// hashes its members' keys.
+    Ensemble {
+        /// Model instance id.
+        model: String,
+    },
     /// Classify the clean test images with a model.
     Evaluate {
         /// Model instance id.
@@ -89,6 +96,7 @@ impl StepKind {
             StepKind::Train { .. } => "train",
             StepKind::Compress { .. } => "compress",
             StepKind::Defend { .. } => "defend",
+            StepKind::Ensemble { .. } => "ensemble",
             StepKind::Evaluate { .. } => "evaluate",
             StepKind::Attack { .. } => "attack",
             StepKind::Apply { .. } => "apply",
@@ -207,6 +215,14 @@ impl Plan {
                     at = plan.push_compress(&m.id, &mut pending, at);
                     at
                 }
+                Origin::Ensemble { members } => plan.push(
+                    format!("ensemble {}", m.id),
+                    StepKind::Ensemble {
+                        model: m.id.clone(),
+                    },
+                    members.iter().map(|id| model_step[id.as_str()]).collect(),
+                    None,
+                ),
             };
             model_step.insert(&m.id, last);
             let secret = plan.steps[last].secret.clone();
@@ -397,7 +413,7 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
                     chain.splice(0..0, steps.iter());
                     cur = by_id.get(parent.as_str()).copied();
                 }
-                Origin::Trained { .. } => cur = None,
+                Origin::Trained { .. } | Origin::Ensemble { .. } => cur = None,
             }
         }
         let mut compressed = false;
@@ -500,6 +516,7 @@ pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value 
             }
             key
         }
+        StepKind::Ensemble { .. } => json!({ "kind": "ensemble", "combine": "mean_logits" }),
         StepKind::Evaluate { .. } => json!({ "kind": "evaluate" }),
         StepKind::Apply { .. } => json!({ "kind": "apply" }),
     }
@@ -518,10 +535,10 @@ fn needed_models(resolved: &Resolved) -> HashSet<&str> {
         if !needed.insert(id) {
             continue;
         }
-        if let Some(m) = by_id.get(id)
-            && let Origin::Derived { parent, .. } = &m.origin
-        {
-            queue.push(parent);
+        match by_id.get(id).map(|m| &m.origin) {
+            Some(Origin::Derived { parent, .. }) => queue.push(parent),
+            Some(Origin::Ensemble { members }) => queue.extend(members.iter().map(String::as_str)),
+            _ => {}
         }
     }
     needed
@@ -572,6 +589,7 @@ pub fn check_size(resolved: &Resolved, limit: usize) -> Result<usize, TooLarge> 
     {
         model_steps += 1 + match &m.origin {
             Origin::Trained { defence, .. } => 1 + usize::from(defence.is_some()),
+            Origin::Ensemble { .. } => 1,
             // As `compile` groups them: one step per defence and one per
             // run of compression steps between defences.
             Origin::Derived { steps, .. } => {

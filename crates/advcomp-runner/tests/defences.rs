@@ -27,6 +27,9 @@ attack adaptive = adaptive_pgd { steps: 20, step_size: 0.03 }
 transfer keyed -> keyed, plain, slim, robust using fgsm
 transfer plain -> keyed using fgsm
 transfer keyed -> keyed using adaptive
+# An ensemble of both keyed models (the mean of their logits) as one source.
+ensemble both = { keyed }
+transfer both -> plain using fgsm, adaptive
 "#;
 
 #[test]
@@ -121,9 +124,23 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
             .iter()
             .filter(|w| w.attack == "adaptive")
             .count()
-            == 2,
-        "one adaptive row per keyed source"
+            == 3,
+        "one adaptive row per keyed source, and the ensemble's"
     );
+
+    // The ensemble is one model and one source; it is not deployed behind
+    // a detector.
+    let both = results.models.iter().find(|m| m.id == "both").unwrap();
+    assert!(both.defence.is_none() && both.accuracy > 0.5, "{both:?}");
+    let from_both: Vec<_> = results
+        .transfers
+        .iter()
+        .filter(|t| t.source == "both")
+        .collect();
+    assert_eq!(from_both.len(), 2, "fgsm and adaptive to plain");
+    for w in results.whitebox.iter().filter(|w| w.model == "both") {
+        assert!(w.evasion_rate.is_none() && w.success_rate > 0.5, "{w:?}");
+    }
 
     let report = std::fs::read_to_string(dir.path().join("out/report.md")).unwrap();
     for section in [

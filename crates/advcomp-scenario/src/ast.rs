@@ -47,7 +47,7 @@ pub struct Statement {
     pub trailing: Option<String>,
 }
 
-/// The six kinds of statement.
+/// The seven kinds of statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementKind {
     /// `key = value`
@@ -56,6 +56,8 @@ pub enum StatementKind {
     Model(ModelDecl),
     /// `variant NAME = PARENT | step | step ...`
     Variant(VariantDecl),
+    /// `ensemble NAME = { MODEL, MODEL, ... }`
+    Ensemble(EnsembleDecl),
     /// `attack NAME = REGISTRY_NAME {params}`
     Attack(AttackDecl),
     /// `transfer SOURCES -> TARGETS using ATTACKS`
@@ -104,6 +106,15 @@ pub struct VariantDecl {
     pub parent: Ident,
     /// The steps, applied in order (at least one).
     pub steps: Vec<StepDecl>,
+}
+
+/// `ensemble NAME = { MODEL, ... }`: one model made of several.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnsembleDecl {
+    /// The declared name.
+    pub name: Ident,
+    /// The models and variants it is made of (every instance of each).
+    pub members: Vec<Ident>,
 }
 
 /// What a variant step does.
@@ -436,6 +447,10 @@ impl Scenario {
                         zero_params(&mut step.params);
                     }
                 }
+                StatementKind::Ensemble(e) => {
+                    zero_ident(&mut e.name);
+                    e.members.iter_mut().for_each(zero_ident);
+                }
                 StatementKind::Attack(a) => {
                     zero_ident(&mut a.name);
                     zero_ident(&mut a.attack);
@@ -512,6 +527,16 @@ impl Scenario {
                         );
                         tree_params(&mut out, 2, &step.params);
                     }
+                }
+                StatementKind::Ensemble(e) => {
+                    let members: Vec<&str> = e.members.iter().map(|i| i.name.as_str()).collect();
+                    let _ = writeln!(
+                        out,
+                        "ensemble {} = {{ {} }} @{}",
+                        e.name.name,
+                        members.join(", "),
+                        span(sp)
+                    );
                 }
                 StatementKind::Attack(a) => {
                     let _ = writeln!(

@@ -83,6 +83,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 enum Decl<'a> {
     Model(&'a ModelDecl),
     Variant(&'a VariantDecl),
+    Ensemble(&'a EnsembleDecl),
     Attack(&'a AttackDecl),
 }
 
@@ -91,6 +92,7 @@ impl<'a> Decl<'a> {
         match self {
             Decl::Model(m) => &m.name,
             Decl::Variant(v) => &v.name,
+            Decl::Ensemble(e) => &e.name,
             Decl::Attack(a) => &a.name,
         }
     }
@@ -103,6 +105,7 @@ impl<'a> Decl<'a> {
         match self {
             Decl::Model(_) => "a model",
             Decl::Variant(_) => "a variant",
+            Decl::Ensemble(_) => "an ensemble",
             Decl::Attack(_) => "an attack",
         }
     }
@@ -143,6 +146,7 @@ impl<'a> Checker<'a> {
             let d = match &st.kind {
                 StatementKind::Model(m) => Decl::Model(m),
                 StatementKind::Variant(v) => Decl::Variant(v),
+                StatementKind::Ensemble(e) => Decl::Ensemble(e),
                 StatementKind::Attack(a) => Decl::Attack(a),
                 _ => continue,
             };
@@ -156,7 +160,7 @@ impl<'a> Checker<'a> {
                         first.name().span,
                         format!("first declared here as {}", first.what()),
                     )
-                    .help("models, variants and attacks share one namespace: rename one of them");
+                    .help("models, variants, ensembles and attacks share one namespace: rename one of them");
                 self.diags.push(d2);
                 continue;
             }
@@ -317,7 +321,50 @@ impl<'a> Checker<'a> {
                         .with(self.src, p.name().span, "declared as an attack here");
                     self.diags.push(d);
                 }
+                Some(p @ Decl::Ensemble(_)) => {
+                    ok = false;
+                    let d = self
+                        .error(
+                            v.parent.span,
+                            format!(
+                                "`{}` is an ensemble, which cannot be compressed or defended",
+                                v.parent.name
+                            ),
+                        )
+                        .label("expected a model or variant")
+                        .with(self.src, p.name().span, "declared as an ensemble here")
+                        .help("make the variants of its members and put those in an ensemble");
+                    self.diags.push(d);
+                }
                 Some(_) => {}
+            }
+        }
+        for d in decls {
+            let Decl::Ensemble(e) = d else { continue };
+            for m in &e.members {
+                match by_name.get(m.name.as_str()) {
+                    None => {
+                        ok = false;
+                        let d = self.undefined(m, "model or variant", &model_names);
+                        self.diags.push(d);
+                    }
+                    Some(p @ (Decl::Attack(_) | Decl::Ensemble(_))) => {
+                        ok = false;
+                        let d = self
+                            .error(
+                                m.span,
+                                format!("`{}` is {}, not a model or variant", m.name, p.what()),
+                            )
+                            .label("an ensemble is made of models and variants")
+                            .with(
+                                self.src,
+                                p.name().span,
+                                format!("declared as {} here", p.what()),
+                            );
+                        self.diags.push(d);
+                    }
+                    Some(_) => {}
+                }
             }
         }
         // Cycles: follow parents from each variant; a cycle is reported once,

@@ -112,6 +112,15 @@ pub fn statement(out: &mut String, kind: &StatementKind) {
                 params(out, &step.params);
             }
         }
+        StatementKind::Ensemble(e) => {
+            let members: Vec<&str> = e.members.iter().map(|i| i.name.as_str()).collect();
+            let _ = write!(
+                out,
+                "ensemble {} = {{ {} }}",
+                e.name.name,
+                members.join(", ")
+            );
+        }
         StatementKind::Attack(a) => {
             let _ = write!(out, "attack {} = {}", a.name.name, a.attack.name);
             params(out, &a.params);

@@ -85,6 +85,7 @@ fn is_token(rule: Rule) -> bool {
             | Rule::quote
             | Rule::kw_model
             | Rule::kw_variant
+            | Rule::kw_ensemble
             | Rule::kw_attack
             | Rule::kw_transfer
             | Rule::kw_using
@@ -163,6 +164,12 @@ impl Builder<'_> {
                     parent,
                     steps,
                 })
+            }
+            Rule::ensemble_decl => {
+                // ensemble_decl = kw_ensemble ~ name ~ eq ~ lbrace ~ name_list ~ rbrace
+                let name = self.ident(&p[0]);
+                let members = parts(p[1].clone()).iter().map(|n| self.ident(n)).collect();
+                StatementKind::Ensemble(EnsembleDecl { name, members })
             }
             Rule::attack_decl => {
                 let name = self.ident(&p[0]);
@@ -601,12 +608,13 @@ fn describe_expected(positives: &[Rule]) -> Option<String> {
         let w = match r {
             Rule::kw_model
             | Rule::kw_variant
+            | Rule::kw_ensemble
             | Rule::kw_attack
             | Rule::kw_transfer
             | Rule::kw_expect
             | Rule::scenario
             | Rule::prefix => {
-                "a statement (`model`, `variant`, `attack`, `transfer`, `expect` or a setting `key = value`)"
+                "a statement (`model`, `variant`, `ensemble`, `attack`, `transfer`, `expect` or a setting `key = value`)"
             }
             Rule::name | Rule::setting | Rule::EOI if statement_start => continue,
             Rule::EOI => "end of file",

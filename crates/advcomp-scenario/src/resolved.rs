@@ -102,6 +102,11 @@ pub enum Origin {
         /// The steps.
         steps: Vec<Step>,
     },
+    /// Several instances as one model: the mean of their logits.
+    Ensemble {
+        /// The members' instance ids, in declaration order.
+        members: Vec<String>,
+    },
 }
 
 /// One compression, fine-tuning or defence step.

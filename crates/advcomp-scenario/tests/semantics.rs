@@ -277,3 +277,35 @@ fn a_target_is_a_run_option_that_may_be_swept() {
     assert!(r.attacks.iter().all(|a| !a.params.contains_key("target")));
     assert_eq!(r.attacks[0].id, "t[target=next]");
 }
+
+#[test]
+fn an_ensemble_is_one_model_made_of_every_instance_of_its_members() {
+    let r = resolve(
+        r#"
+model base = lenet5 { epochs: 1 }
+model keyed = lenet5 { epochs: 1 } defend taboo { key_seed: [1, 2] }
+variant pruned = base | prune magnitude { density: 0.5 }
+ensemble mine = { keyed, pruned, keyed }
+attack fgsm = fgsm {}
+transfer mine -> base using fgsm
+expect transfer(mine -> base, fgsm) > 0.5
+"#,
+    );
+    let mine = r.models.iter().find(|m| m.decl == "mine").unwrap();
+    assert_eq!(mine.id, "mine");
+    let Origin::Ensemble { members } = &mine.origin else {
+        panic!("{:?}", mine.origin)
+    };
+    assert_eq!(
+        members,
+        &["keyed[key_seed=1]", "keyed[key_seed=2]", "pruned"],
+        "every instance, each once, in declaration order"
+    );
+    let at = |id: &str| r.models.iter().position(|m| m.id == id).unwrap();
+    assert!(members.iter().all(|m| at(m) < at("mine")), "members first");
+    assert_eq!(r.transfers[0].sources, ["mine"]);
+    assert_eq!(r.claims.len(), 1);
+    // The formatter writes it back as it reads.
+    let text = format(&parse("model a = lenet5\nensemble e = { a, a }\n", "t.scn").unwrap());
+    assert!(text.contains("ensemble e = { a, a }"), "{text}");
+}

@@ -6,6 +6,7 @@ mod support;
 mod bounds;
 mod cifarnet;
 mod effect;
+mod ensemble;
 mod errors;
 mod exact;
 mod family;

@@ -39,7 +39,7 @@ fn urgency(kind: &StepKind) -> u8 {
         StepKind::Train { .. } => 0,
         StepKind::Defend { .. } | StepKind::Compress { .. } => 1,
         StepKind::Attack { .. } => 2,
-        StepKind::Evaluate { .. } | StepKind::Apply { .. } => 3,
+        StepKind::Ensemble { .. } | StepKind::Evaluate { .. } | StepKind::Apply { .. } => 3,
     }
 }
 

@@ -72,7 +72,7 @@ impl<'r> Produced<'r> {
             .iter()
             .filter_map(|m| match &m.origin {
                 Origin::Derived { parent, .. } => Some((m.id.as_str(), parent.as_str())),
-                Origin::Trained { .. } => None,
+                Origin::Trained { .. } | Origin::Ensemble { .. } => None,
             })
             .collect();
         let mut evaluated = HashSet::new();

@@ -113,6 +113,22 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+            Decl::Ensemble(e) => {
+                let mut members: Vec<String> = Vec::new();
+                for m in &e.members {
+                    let Some(&decl) = by_name.get(m.name.as_str()) else {
+                        return;
+                    };
+                    self.expand_model(decl, by_name, canon, instances, models);
+                    for i in instances.get(m.name.as_str()).into_iter().flatten() {
+                        if !members.contains(&i.id) {
+                            members.push(i.id.clone());
+                        }
+                    }
+                }
+                let origin = Origin::Ensemble { members };
+                out.push(self.instance(&name.name, Vec::new(), origin, models));
+            }
             Decl::Attack(_) => {}
         }
         instances.insert(name.name.as_str(), out);

@@ -36,6 +36,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Decl::Attack(a) => blocks.push((Kind::Attack, Some(&a.attack), &a.params)),
+            Decl::Ensemble(_) => {}
         }
         for (kind, ident, params) in blocks {
             let static_ok = self.check_block_shape(params, matches!(d, Decl::Attack(_)));
