@@ -232,6 +232,8 @@ fn attack_list_includes_the_square_plugin_and_every_builtin() {
         "apgd_ce",
         "apgd_dlr",
         "adaptive_pgd",
+        "hop_skip_jump",
+        "boundary",
         "deepfool",
         "deepfool_linf",
         "cw_l2",

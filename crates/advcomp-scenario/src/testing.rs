@@ -295,6 +295,33 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         kind: Kind::Attack,
+        name: "hop_skip_jump",
+        aliases: &["hsj", "hopskipjump"],
+        params: &[
+            ("max_queries", POS_INT),
+            ("initial_evaluations", POS_INT),
+            ("max_evaluations", POS_INT),
+            ("gamma", POS),
+            ("init_tries", POS_INT),
+            ("seed", NAT),
+        ],
+    },
+    Entry {
+        kind: Kind::Attack,
+        name: "boundary",
+        aliases: &["boundary_attack"],
+        params: &[
+            ("max_queries", POS_INT),
+            ("spherical_step", POS),
+            ("source_step", POS),
+            ("step_adaptation", POS),
+            ("update_every", POS_INT),
+            ("init_tries", POS_INT),
+            ("seed", NAT),
+        ],
+    },
+    Entry {
+        kind: Kind::Attack,
         name: "deepfool",
         aliases: &["deepfool_l2"],
         params: DEEPFOOL,

@@ -3,9 +3,12 @@
 
 pub mod adaptive;
 pub mod apgd;
+pub mod boundary;
 pub mod cw;
+mod decision;
 pub mod deepfool;
 pub mod fgsm;
+pub mod hsj;
 pub mod ifgsm;
 pub mod jsma;
 pub mod mifgsm;
@@ -14,9 +17,11 @@ pub mod transfer;
 
 pub use adaptive::{AdaptivePgd, AdaptivePgdConfig};
 pub use apgd::{Apgd, ApgdConfig, ApgdLoss};
+pub use boundary::{Boundary, BoundaryConfig};
 pub use cw::{CarliniWagner, CwConfig};
 pub use deepfool::{DeepFool, DeepFoolConfig};
 pub use fgsm::FgsmConfig;
+pub use hsj::{HopSkipJump, HopSkipJumpConfig};
 pub use ifgsm::IfgsmConfig;
 pub use jsma::{Jsma, JsmaConfig};
 pub use mifgsm::MifgsmConfig;

@@ -5,6 +5,7 @@ mod support;
 
 mod bounds;
 mod cifarnet;
+mod decision;
 mod effect;
 mod ensemble;
 mod errors;
