@@ -86,6 +86,7 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
             "L2",
             "L∞",
             "gradients/image",
+            "queries/image",
         ],
         results.whitebox.iter().map(|w| {
             vec![
@@ -101,6 +102,7 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
                 norm(&w.l2),
                 norm(&w.linf),
                 w.gradients_per_image.round().to_string(),
+                w.queries_per_image.round().to_string(),
             ]
         }),
     );

@@ -117,6 +117,10 @@ pub struct WhiteBox {
     pub linf: NormStats,
     /// Gradient evaluations per image.
     pub gradients_per_image: f64,
+    /// Model queries per image (forward passes, gradient ones included;
+    /// what a label-only attacker's budget counts).
+    #[serde(default)]
+    pub queries_per_image: f64,
     /// Share of the successful samples the model's own detector flags
     /// (defended models; only adaptive attacks such as `adaptive_pgd` know
     /// the detector).
@@ -332,6 +336,7 @@ pub fn gather(
             l2: s.l2,
             linf: s.linf,
             gradients_per_image: s.gradient_evaluations_per_sample,
+            queries_per_image: s.model_queries_per_sample,
             detection_rate: own_detection(&record)
                 .and_then(|(_, hits, flagged)| rate(flagged, hits)),
             evasion_rate: own_detection(&record)
