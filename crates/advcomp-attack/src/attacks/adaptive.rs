@@ -21,8 +21,10 @@
 //! penalty moves the sample.
 //!
 //! Per sample the attack returns the first iterate that meets the goal
-//! *and* passes the detector; failing that, the last one that meets the
-//! goal; failing that, the last iterate. Success as the framework measures
+//! with margin κ *and* passes the detector; failing that, the last one that
+//! meets the goal and passes; then the last one that meets the goal;
+//! failing that, the last iterate. (Version 1 returned the first
+//! undetected success whatever κ, so κ > 0 changed nothing.) Success as the framework measures
 //! it is the classifier's alone; whether the detector flags the result is
 //! measured by whoever deploys it (the runner's white-box detection and
 //! evasion rates).
@@ -109,8 +111,7 @@ impl AdaptivePgd {
     }
 
     /// The gradient of `J` summed over the batch at `x`, with the per-sample
-    /// rank of `x` (plain): 0 = goal met and undetected, 1 = goal met but
-    /// flagged, 2 = goal not met.
+    /// rank of `x` (plain, see [`rank`]).
     fn gradient(
         &self,
         context: &mut AttackContext<'_>,
@@ -120,7 +121,12 @@ impl AdaptivePgd {
         let c = &self.config;
         context.gradient_of(x, |model, leaf| {
             let (logits, penalty, excess) = screened(model, leaf, c.headroom);
-            let rank = rank(goal, logits.clone().without_autodiff(), excess);
+            let rank = rank(
+                goal,
+                logits.clone().without_autodiff(),
+                excess,
+                c.confidence,
+            );
             let margin = goal.margin(logits).clamp_min(-c.confidence);
             let objective = margin + penalty.mul_scalar(c.detector_weight);
             (objective.sum(), rank)
@@ -148,11 +154,14 @@ fn screened(
     }
 }
 
-/// 0 = goal met and undetected, 1 = met but flagged, 2 = not met, `[n]`.
-fn rank(goal: &Goal, logits: Tensor<2>, excess: Tensor<1>) -> Tensor<1> {
-    let met = goal.achieved(logits).float();
-    let passes = excess.lower_equal_elem(0.0).float();
-    (met.clone() + met * passes).neg().add_scalar(2.0)
+/// How good each sample's point is, `[n]` (lower is better): 0 = goal met
+/// with margin `confidence` and undetected, 1 = met and undetected, 2 = met
+/// but flagged, 3 = not met.
+fn rank(goal: &Goal, logits: Tensor<2>, excess: Tensor<1>, confidence: f64) -> Tensor<1> {
+    let met = goal.achieved(logits.clone()).float();
+    let passes = met.clone() * excess.lower_equal_elem(0.0).float();
+    let confident = passes.clone() * goal.margin(logits).lower_equal_elem(-confidence).float();
+    (met + passes + confident).neg().add_scalar(3.0)
 }
 
 impl Attack for AdaptivePgd {
@@ -183,7 +192,7 @@ impl Attack for AdaptivePgd {
         let origin = images.clone();
         let mut x = origin.clone();
         let mut best = x.clone();
-        let mut best_rank = Tensor::<1>::full([origin.dims()[0]], 3.0, context.device());
+        let mut best_rank = Tensor::<1>::full([origin.dims()[0]], 4.0, context.device());
         let mut keep = |x: &Tensor<4>, rank: Tensor<1>, best: &mut Tensor<4>| {
             // Keep the first undetected success; otherwise the latest
             // iterate that is at least as good as the best so far.
@@ -205,7 +214,11 @@ impl Attack for AdaptivePgd {
         }
         context.count_queries(origin.dims()[0]);
         let (logits, _, excess) = screened(context.model(), x.clone(), c.headroom);
-        keep(&x, rank(goal, logits.without_autodiff(), excess), &mut best);
+        keep(
+            &x,
+            rank(goal, logits.without_autodiff(), excess, c.confidence),
+            &mut best,
+        );
         Ok(best)
     }
 }
@@ -248,7 +261,7 @@ inventory::submit! {
         params: PARAMS,
         defaults: registry::defaults_of::<AdaptivePgdConfig>,
         canonical: registry::canonical_of::<AdaptivePgdConfig>,
-        version: 1,
+        version: 2,
         build: |p| Ok(Box::new(AdaptivePgd::new(registry::parse(p)?))),
     }
 }

@@ -4,6 +4,7 @@
 //! size; counters and metrics add up.
 
 use advcomp_attack::{AttackOutput, SampleMetrics, registry};
+use advcomp_models::Classifier;
 use burn::Tensor;
 use burn::tensor::Int;
 use serde_json::{Value, json};
@@ -182,4 +183,33 @@ fn jsma_fools_with_few_pixels() {
         assert!(s.success_rate >= floor, "{s:?}");
         assert!(s.l0.mean.unwrap() <= 78.0, "{s:?}");
     }
+}
+
+/// `adaptive_pgd`'s confidence κ is honoured: with κ = 0 it stops at the
+/// first point past the boundary, with κ = 5 it keeps going towards a
+/// logit margin of 5 (on a model without a detector).
+#[test]
+fn adaptive_pgd_keeps_going_until_its_confidence_margin() {
+    let (x, y) = correct_digits(12, 1000);
+    let margin = |confidence: f64| -> Vec<f32> {
+        let out = registry::build("adaptive_pgd", &json!({ "confidence": confidence }))
+            .unwrap()
+            .run(lenet(), x.clone(), y.clone(), None, &cpu())
+            .unwrap();
+        let logits = lenet().logits(out.adversarial);
+        let labels = y.clone();
+        // max over other classes minus the label's logit.
+        let own = logits.clone().gather(1, labels.unsqueeze_dim::<2>(1)).reshape([12]);
+        let mask = advcomp_attack::ops::class_mask(y.clone(), 10);
+        let others = logits.mask_fill(mask, f32::MIN).max_dim(1).reshape([12]);
+        floats(others - own)
+    };
+    let zero = margin(0.0);
+    let five = margin(5.0);
+    eprintln!("adaptive_pgd margins, kappa 0: {zero:?}; kappa 5: {five:?}");
+    // Some digits cannot reach a margin of 5 inside the ε-ball; most go
+    // well past where κ = 0 stops.
+    let further = zero.iter().zip(&five).filter(|(z, f)| **f > **z + 3.0).count();
+    assert!(further >= 10, "{further} of 12: kappa 0 {zero:?}, kappa 5 {five:?}");
+    assert!(zero.iter().all(|&m| m < 1.0), "kappa 0 stops near the boundary: {zero:?}");
 }
