@@ -250,7 +250,7 @@ pub struct AttackArgs {
     /// Checkpoint directory of the model to attack.
     #[arg(long, value_name = "DIR", required_unless_present = "list")]
     pub model: Option<PathBuf>,
-    /// Attack name, e.g. fgsm, ifgsm, ifgm, pgd, pgd_l2, mifgsm, difgsm, tifgsm, nifgsm, vmifgsm, apgd_ce, apgd_dlr, adaptive_pgd, hop_skip_jump, boundary, deepfool, cw_l2, jsma, square (`advcomp attack --list`).
+    /// Attack name, e.g. fgsm, ifgsm, ifgm, pgd, pgd_l2, mifgsm, difgsm, tifgsm, nifgsm, vmifgsm, apgd_ce, apgd_dlr, autoattack, adaptive_pgd, hop_skip_jump, boundary, deepfool, cw_l2, jsma, square (`advcomp attack --list`).
     #[arg(long, required_unless_present = "list")]
     pub attack: Option<String>,
     /// Attack parameter as NAME=VALUE (repeatable, each NAME once), e.g. --param epsilon=0.1.

@@ -231,6 +231,7 @@ fn attack_list_includes_the_square_plugin_and_every_builtin() {
         "vmifgsm",
         "apgd_ce",
         "apgd_dlr",
+        "autoattack",
         "adaptive_pgd",
         "hop_skip_jump",
         "boundary",

@@ -295,6 +295,18 @@ const ENTRIES: &[Entry] = &[
     },
     Entry {
         kind: Kind::Attack,
+        name: "autoattack",
+        aliases: &["auto_attack"],
+        params: &[
+            ("epsilon", POS),
+            ("steps", POS_INT),
+            ("target_classes", POS_INT),
+            ("square_queries", POS_INT),
+            ("seed", NAT),
+        ],
+    },
+    Entry {
+        kind: Kind::Attack,
         name: "hop_skip_jump",
         aliases: &["hsj", "hopskipjump"],
         params: &[

@@ -3,6 +3,7 @@
 
 pub mod adaptive;
 pub mod apgd;
+pub mod autoattack;
 pub mod boundary;
 pub mod cw;
 mod decision;
@@ -17,6 +18,7 @@ pub mod transfer;
 
 pub use adaptive::{AdaptivePgd, AdaptivePgdConfig};
 pub use apgd::{Apgd, ApgdConfig, ApgdLoss};
+pub use autoattack::{AutoAttack, AutoAttackConfig};
 pub use boundary::{Boundary, BoundaryConfig};
 pub use cw::{CarliniWagner, CwConfig};
 pub use deepfool::{DeepFool, DeepFoolConfig};

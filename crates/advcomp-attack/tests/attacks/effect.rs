@@ -199,7 +199,10 @@ fn adaptive_pgd_keeps_going_until_its_confidence_margin() {
         let logits = lenet().logits(out.adversarial);
         let labels = y.clone();
         // max over other classes minus the label's logit.
-        let own = logits.clone().gather(1, labels.unsqueeze_dim::<2>(1)).reshape([12]);
+        let own = logits
+            .clone()
+            .gather(1, labels.unsqueeze_dim::<2>(1))
+            .reshape([12]);
         let mask = advcomp_attack::ops::class_mask(y.clone(), 10);
         let others = logits.mask_fill(mask, f32::MIN).max_dim(1).reshape([12]);
         floats(others - own)
@@ -209,7 +212,17 @@ fn adaptive_pgd_keeps_going_until_its_confidence_margin() {
     eprintln!("adaptive_pgd margins, kappa 0: {zero:?}; kappa 5: {five:?}");
     // Some digits cannot reach a margin of 5 inside the ε-ball; most go
     // well past where κ = 0 stops.
-    let further = zero.iter().zip(&five).filter(|(z, f)| **f > **z + 3.0).count();
-    assert!(further >= 10, "{further} of 12: kappa 0 {zero:?}, kappa 5 {five:?}");
-    assert!(zero.iter().all(|&m| m < 1.0), "kappa 0 stops near the boundary: {zero:?}");
+    let further = zero
+        .iter()
+        .zip(&five)
+        .filter(|(z, f)| **f > **z + 3.0)
+        .count();
+    assert!(
+        further >= 10,
+        "{further} of 12: kappa 0 {zero:?}, kappa 5 {five:?}"
+    );
+    assert!(
+        zero.iter().all(|&m| m < 1.0),
+        "kappa 0 stops near the boundary: {zero:?}"
+    );
 }

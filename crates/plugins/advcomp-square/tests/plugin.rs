@@ -132,3 +132,53 @@ fn square_fools_most_digits_at_the_mnist_budget() {
     // Fooled samples stop costing queries.
     assert!(s.model_queries_per_sample < 300.0, "{s:?}");
 }
+
+/// AutoAttack (in advcomp-attack) finds this plugin through the registry for
+/// its last part, and its per-image worst case fools at least every image
+/// that each of its parts fools alone: at least as many as APGD-CE and as
+/// PGD with the same budget.
+#[test]
+fn autoattack_is_the_worst_case_over_its_parts() {
+    let model = lenet();
+    let (x, y) = digits(16, 7);
+    let fooled = |name: &str, params: serde_json::Value| {
+        let out = registry::build(name, &params)
+            .unwrap()
+            .run(model, x.clone(), y.clone(), None, &cpu())
+            .unwrap();
+        let delta = out.adversarial.clone() - x.clone();
+        for v in ops::host_f32(ops::linf_norm(delta)) {
+            assert!(f64::from(v) <= 0.1 + 1e-6, "{name}: L∞ {v}");
+        }
+        let wrong = ops::host_bool(model.predict(out.adversarial).not_equal(y.clone()));
+        assert_eq!(
+            wrong,
+            ops::host_bool(out.success),
+            "{name}: success is misclassification"
+        );
+        wrong
+    };
+    let auto = fooled(
+        "autoattack",
+        json!({ "epsilon": 0.1, "steps": 10, "target_classes": 3, "square_queries": 100 }),
+    );
+    let ce = fooled("apgd_ce", json!({ "epsilon": 0.1, "steps": 10 }));
+    let pgd = fooled(
+        "pgd",
+        json!({ "epsilon": 0.1, "steps": 10, "step_size": 0.025 }),
+    );
+    let count = |v: &[bool]| v.iter().filter(|&&b| b).count();
+    eprintln!(
+        "fooled of 16 at eps 0.1: autoattack {}, apgd_ce {}, pgd {}",
+        count(&auto),
+        count(&ce),
+        count(&pgd)
+    );
+    // APGD-CE with the same seed is AutoAttack's first part: every digit it
+    // fools, AutoAttack fools.
+    assert!(
+        ce.iter().zip(&auto).all(|(c, a)| !c || *a),
+        "{ce:?} {auto:?}"
+    );
+    assert!(count(&auto) >= count(&pgd));
+}
