@@ -38,7 +38,8 @@ fn params(name: &str) -> Value {
     match name {
         "cw_l2" => json!({ "binary_search_steps": 5, "max_iterations": 200,
                            "initial_const": 1.0, "learning_rate": 0.05 }),
-        "square" => json!({ "max_queries": 1000 }),
+        "square" | "hop_skip_jump" | "boundary" => json!({ "max_queries": 1000 }),
+        "autoattack" => json!({ "square_queries": 1000 }),
         _ => json!({}),
     }
 }
@@ -69,8 +70,10 @@ pub fn run(args: &BenchAttacksArgs) -> Result<(), String> {
         args.batch_size,
         kind.resolve()
     );
-    println!("\n| attack | parameters | success | s per 1,000 images | gradients per image |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "\n| attack | parameters | success | s per 1,000 images | gradients per image | queries per image |"
+    );
+    println!("|---|---|---|---|---|---|");
     for reg in advcomp_attack::registrations() {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == reg.name) {
             continue;
@@ -92,7 +95,7 @@ pub fn run(args: &BenchAttacksArgs) -> Result<(), String> {
         let seconds = started.elapsed().as_secs_f64();
         let s = out.metrics.summary(out.counters);
         println!(
-            "| {} | {} | {:.1}% | {:.1} | {:.0} |",
+            "| {} | {} | {:.1}% | {:.1} | {:.0} | {:.0} |",
             reg.name,
             if p.as_object().is_some_and(|m| m.is_empty()) {
                 "defaults".to_string()
@@ -101,7 +104,8 @@ pub fn run(args: &BenchAttacksArgs) -> Result<(), String> {
             },
             100.0 * s.success_rate,
             seconds * 1000.0 / test.len() as f64,
-            s.gradient_evaluations_per_sample
+            s.gradient_evaluations_per_sample,
+            s.model_queries_per_sample
         );
     }
     Ok(())
