@@ -405,7 +405,17 @@ pub fn gather(
             seconds: r.seconds,
         });
     }
-    let keyed = keyed_summary(&models, &transfers);
+    let ensembles: BTreeMap<&str, &[String]> = resolved
+        .models
+        .iter()
+        .filter_map(|m| match &m.origin {
+            advcomp_scenario::Origin::Ensemble { members } => {
+                Some((m.id.as_str(), members.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    let keyed = keyed_summary(&models, &ensembles, &transfers);
     let traceback = crate::traceback::gather(plan, cache, &models, labels.len())?;
     let mut results = Results {
         provenance,
@@ -482,12 +492,14 @@ fn model_defence(
     }
 }
 
+/// `d` when it is a keyed defence with a detector.
+fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
+    d.filter(|d| d.detects && d.key_id.is_some())
+}
+
 /// The kind of a (source, target) pair for the keyed comparison: its rank
 /// in [`KINDS`] and, for defended pairs, the defence.
 fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> (usize, String) {
-    fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
-        d.filter(|d| d.detects && d.key_id.is_some())
-    }
     match (keyed(source), keyed(target)) {
         (None, None) => match target {
             // Adversarial training and the like: a defended target without
@@ -503,7 +515,31 @@ fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> (u
     }
 }
 
-fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<KeyedSummary> {
+/// The kind of a pair whose source is an ensemble of `members`: "ensemble
+/// of other keys (D)" when every member is keyed by the target's defence D
+/// under a key other than the target's (an attacker who knows the method
+/// but not the key), otherwise mixed.
+fn ensemble_kind(
+    members: &[Option<&ModelDefence>],
+    target: Option<&ModelDefence>,
+) -> (usize, String) {
+    match keyed(target) {
+        Some(t)
+            if members.iter().all(|m| {
+                keyed(*m).is_some_and(|m| m.defence == t.defence && m.key_id != t.key_id)
+            }) =>
+        {
+            (5, t.defence.clone())
+        }
+        _ => (4, String::new()),
+    }
+}
+
+fn keyed_summary(
+    models: &[ModelResult],
+    ensembles: &BTreeMap<&str, &[String]>,
+    transfers: &[TransferResult],
+) -> Vec<KeyedSummary> {
     if !models.iter().any(|m| m.defence.is_some()) {
         return Vec::new();
     }
@@ -520,7 +556,13 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
         if !order.contains(&t.attack) {
             order.push(t.attack.clone());
         }
-        let kind = pair_kind(defence(&t.source), defence(&t.target));
+        let kind = match ensembles.get(t.source.as_str()) {
+            Some(members) => {
+                let members: Vec<_> = members.iter().map(|m| defence(m)).collect();
+                ensemble_kind(&members, defence(&t.target))
+            }
+            None => pair_kind(defence(&t.source), defence(&t.target)),
+        };
         let c = pooled.entry((t.attack.clone(), kind)).or_default();
         c[0] += 1;
         c[1] += t.eligible;
@@ -556,10 +598,52 @@ fn keyed_summary(models: &[ModelResult], transfers: &[TransferResult]) -> Vec<Ke
     out
 }
 
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "unkeyed",
     "different keys",
     "same key",
     "to a model trained with",
     "mixed",
+    "ensemble of other keys",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyed_by(defence: &str, key: &str) -> ModelDefence {
+        ModelDefence {
+            defence: defence.into(),
+            key_id: Some(key.into()),
+            detects: true,
+            applied_to: String::new(),
+            false_positive_rate: None,
+            twin_accuracy: None,
+            accuracy_cost: None,
+        }
+    }
+
+    #[test]
+    fn an_ensemble_of_other_keys_of_the_targets_defence_is_its_own_kind() {
+        let (a, b, c) = (
+            keyed_by("taboo", "a"),
+            keyed_by("taboo", "b"),
+            keyed_by("taboo", "c"),
+        );
+        let other = keyed_by("sitatapatra", "b");
+        let kind = |members: &[Option<&ModelDefence>], target| {
+            let (rank, defence) = ensemble_kind(members, target);
+            format!("{} {defence}", KINDS[rank]).trim().to_string()
+        };
+        assert_eq!(
+            kind(&[Some(&a), Some(&b)], Some(&c)),
+            "ensemble of other keys taboo"
+        );
+        // The target's own key among the members, an unkeyed member, a
+        // member of another defence, an unkeyed target: mixed.
+        assert_eq!(kind(&[Some(&a), Some(&c)], Some(&c)), "mixed");
+        assert_eq!(kind(&[Some(&a), None], Some(&c)), "mixed");
+        assert_eq!(kind(&[Some(&a), Some(&other)], Some(&c)), "mixed");
+        assert_eq!(kind(&[Some(&a), Some(&b)], None), "mixed");
+    }
+}
