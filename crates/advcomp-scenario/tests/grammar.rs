@@ -181,7 +181,7 @@ fn names_exclude_keywords() {
     check_rule(
         Rule::name,
         &["base", "models", "all_", "using2", "quantised"],
-        &["model", "all", "using", "true", "quantize"],
+        &["model", "all", "using", "true", "quantize", "ensemble"],
     );
 }
 
@@ -292,6 +292,25 @@ fn attack_decl() {
 }
 
 #[test]
+fn ensemble_decl() {
+    check_rule(
+        Rule::ensemble_decl,
+        &[
+            "ensemble mine = { a }",
+            "ensemble mine = {a, b, c}",
+            "ensemble mine = {\n  a,\n  b\n}",
+        ],
+        &[
+            "ensemble mine = { }",
+            "ensemble mine = a, b",
+            "ensemble = { a }",
+            "ensemble all = { a }",
+            "ensemble mine = { a, }",
+        ],
+    );
+}
+
+#[test]
 fn transfer_decl() {
     check_rule(
         Rule::transfer_decl,
@@ -374,6 +393,7 @@ fn keywords_and_punctuation_are_rules_so_errors_can_name_them() {
     for (rule, text) in [
         (Rule::kw_model, "model"),
         (Rule::kw_variant, "variant"),
+        (Rule::kw_ensemble, "ensemble"),
         (Rule::kw_attack, "attack"),
         (Rule::kw_transfer, "transfer"),
         (Rule::kw_using, "using"),
