@@ -8,6 +8,8 @@
 //!   (issue #4's benchmark).
 //! - `bench-defences`: inference images/s with and without each keyed
 //!   detector (issue #6's overhead benchmark).
+//! - `catalog`: write the catalogue snapshot the scenario crate's tests
+//!   check against (`crates/advcomp-scenario/catalog.json`).
 //! - `snapshots`: re-run the test suite accepting every changed insta
 //!   snapshot, for review with `git diff` (see `docs/testing.md`).
 //! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
@@ -21,6 +23,7 @@ mod bench;
 mod bench_attacks;
 mod bench_compress;
 mod bench_defences;
+mod catalog;
 mod paper;
 
 use std::process::{Command, ExitCode};
@@ -44,6 +47,8 @@ enum Task {
     BenchCompress(bench_compress::BenchCompressArgs),
     /// Inference images/s with and without each keyed detector.
     BenchDefences(bench_defences::BenchDefencesArgs),
+    /// Write crates/advcomp-scenario/catalog.json from the registries.
+    Catalog(catalog::CatalogArgs),
     /// Re-run the tests with INSTA_UPDATE=always, rewriting changed snapshots.
     Snapshots,
     /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         Task::BenchCompress(args) => report(bench_compress::run(&args)),
         Task::BenchDefences(args) => report(bench_defences::run(&args)),
         Task::Paper(args) => report(paper::run(&args)),
+        Task::Catalog(args) => report(catalog::run(&args)),
         Task::Snapshots => cargo(
             &["test"],
             &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],

@@ -43,8 +43,8 @@ pub use goal::Goal;
 pub use iterative::{GradientIteration, IterativeAttack};
 pub use metrics::{AttackSummary, NormStats, SampleMetrics};
 pub use registry::{
-    AttackConfig, ParamDoc, ParamError, ParamInfo, Registration, RegistryError, build, find,
-    registrations,
+    AttackConfig, Param, ParamError, ParamListing, ParamType, Registration, RegistryError, build,
+    find, registrations,
 };
 pub use target::{TargetChoice, TargetError};
 

@@ -20,22 +20,18 @@ use serde_json::Value;
 
 use crate::attack::{Attack, Norm};
 
-/// One parameter of an attack, for `advcomp attack --list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamDoc {
-    /// The field name in the parameter map (`"epsilon"`).
-    pub name: &'static str,
-    /// What it means, with its unit.
-    pub doc: &'static str,
-}
+pub use advcomp_params::{Param, ParamError, ParamType, nearest};
 
 /// A parameter with its default, as [`Registration::describe`] lists them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParamInfo {
+pub struct ParamListing {
     /// Field name.
     pub name: &'static str,
     /// What it means.
     pub doc: &'static str,
+    /// Its type and range, as a phrase ("a number in (0, 1]").
+    #[serde(rename = "type")]
+    pub ty: String,
     /// The default value (`null` for "computed from the others", as documented).
     pub default: Value,
 }
@@ -56,8 +52,9 @@ pub struct Registration {
     pub summary: &'static str,
     /// The paper it implements.
     pub paper: &'static str,
-    /// Every parameter, in the order to list them.
-    pub params: &'static [ParamDoc],
+    /// Every parameter, in the order to list them (usually
+    /// [`AttackConfig::PARAMS`]).
+    pub params: &'static [Param],
     /// The default parameters as a JSON map (usually [`defaults_of`]).
     pub defaults: fn() -> Value,
     /// Builds the attack from a JSON map of parameters; missing ones take
@@ -79,13 +76,14 @@ inventory::collect!(Registration);
 
 impl Registration {
     /// Each parameter with its documentation and default value.
-    pub fn describe(&self) -> Vec<ParamInfo> {
+    pub fn describe(&self) -> Vec<ParamListing> {
         let defaults = (self.defaults)();
         self.params
             .iter()
-            .map(|p| ParamInfo {
+            .map(|p| ParamListing {
                 name: p.name,
                 doc: p.doc,
+                ty: p.ty.to_string(),
                 default: defaults.get(p.name).cloned().unwrap_or(Value::Null),
             })
             .collect()
@@ -101,45 +99,6 @@ impl Registration {
 
     fn answers_to(&self, key: &str) -> bool {
         normalize(self.name) == key || self.aliases.iter().any(|a| normalize(a) == key)
-    }
-}
-
-/// Why a parameter map was refused.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ParamError {
-    /// The map has a key the attack does not know.
-    #[error("unknown parameter `{field}`{}; known parameters: {}", did_you_mean(.suggestion), .known.join(", "))]
-    Unknown {
-        /// The key given.
-        field: String,
-        /// The attack's parameters.
-        known: Vec<String>,
-        /// The nearest known parameter, if one is close.
-        suggestion: Option<String>,
-    },
-    /// A value has the wrong type or is out of range.
-    #[error("parameter `{field}`: {message}")]
-    Invalid {
-        /// The parameter at fault.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The parameters are not a map.
-    #[error("parameters must be a map from names to values, got {found}")]
-    NotAMap {
-        /// What was given instead.
-        found: String,
-    },
-}
-
-impl ParamError {
-    /// An out-of-range value of `field`.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        ParamError::Invalid {
-            field: field.to_string(),
-            message: message.into(),
-        }
     }
 }
 
@@ -184,18 +143,6 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 /// Attack names are matched case-insensitively, `-` and `_` alike.
 fn normalize(name: &str) -> String {
     name.trim().to_ascii_lowercase().replace('-', "_")
-}
-
-/// The nearest of `candidates` to `given` by edit distance, if it is close
-/// enough to be a plausible typo (at most 2 edits, or a third of the name).
-pub fn nearest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let given = normalize(given);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(&given, &normalize(c)), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, c)| (*d, c.len()))
-        .map(|(_, c)| c.to_string())
 }
 
 /// Every linked registration, sorted by name.
@@ -280,10 +227,17 @@ pub fn duplicates() -> Vec<String> {
 /// A configuration struct an attack is built from.
 ///
 /// Implement it on a `#[serde(default, deny_unknown_fields)]` struct whose
-/// `Default` holds the paper's values; [`parse`] fills it from a parameter
-/// map and calls [`AttackConfig::validate`].
+/// `Default` holds the paper's values, and declare its fields once in
+/// [`AttackConfig::PARAMS`]; [`parse`] checks a parameter map against the
+/// declaration, fills the struct and calls [`AttackConfig::validate`].
 pub trait AttackConfig: Serialize + DeserializeOwned + Default {
-    /// Checks value ranges; errors name the field ([`ParamError::invalid`]).
+    /// Every field, with its type, range and doc: the one declaration that
+    /// `advcomp check`, `advcomp attack --list`, the catalogue snapshot and
+    /// the docs read. A test holds it to the struct's fields.
+    const PARAMS: &'static [Param];
+
+    /// Checks what [`AttackConfig::PARAMS`] cannot say: rules between
+    /// fields. Errors name a field ([`ParamError::invalid`]).
     fn validate(&self) -> Result<(), ParamError> {
         Ok(())
     }
@@ -313,19 +267,7 @@ pub fn parse<C: AttackConfig>(params: &Value) -> Result<C, ParamError> {
             });
         }
     };
-    let defaults = defaults_of::<C>();
-    let mut known: Vec<String> = defaults
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    known.sort();
-    if let Some(field) = map.keys().find(|k| !known.contains(k)) {
-        return Err(ParamError::Unknown {
-            field: field.clone(),
-            suggestion: nearest(field, known.iter().map(String::as_str)),
-            known,
-        });
-    }
+    advcomp_params::check(C::PARAMS, map)?;
     let config: C = serde_path_to_error::deserialize(params).map_err(|e| {
         let field = e.path().to_string();
         ParamError::Invalid {
@@ -349,55 +291,5 @@ fn describe_value(v: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "a map".into(),
-    }
-}
-
-/// Checks shared by many configurations.
-pub mod check {
-    use super::ParamError;
-
-    /// `value` must be a finite number > 0.
-    pub fn positive(field: &str, value: f64) -> Result<(), ParamError> {
-        if value.is_finite() && value > 0.0 {
-            Ok(())
-        } else {
-            Err(ParamError::invalid(
-                field,
-                format!("must be a positive number, got {value}"),
-            ))
-        }
-    }
-
-    /// `value` must be a finite number >= 0.
-    pub fn non_negative(field: &str, value: f64) -> Result<(), ParamError> {
-        if value.is_finite() && value >= 0.0 {
-            Ok(())
-        } else {
-            Err(ParamError::invalid(
-                field,
-                format!("must be a number >= 0, got {value}"),
-            ))
-        }
-    }
-
-    /// `value` must be in `[low, high]`.
-    pub fn within(field: &str, value: f64, low: f64, high: f64) -> Result<(), ParamError> {
-        if value.is_finite() && (low..=high).contains(&value) {
-            Ok(())
-        } else {
-            Err(ParamError::invalid(
-                field,
-                format!("must be in [{low}, {high}], got {value}"),
-            ))
-        }
-    }
-
-    /// `value` must be at least 1.
-    pub fn at_least_one(field: &str, value: usize) -> Result<(), ParamError> {
-        if value >= 1 {
-            Ok(())
-        } else {
-            Err(ParamError::invalid(field, "must be at least 1"))
-        }
     }
 }

@@ -65,6 +65,12 @@ pub enum TargetError {
     TooFewClasses(usize),
 }
 
+/// The rule names a target may be given by (besides a class index),
+/// matched case-insensitively with `-` and `_` alike.
+pub const RULE_WORDS: &[&str] = &["next", "random", "least_likely", "ll"];
+/// The rules that also take a seed, written `RULE:SEED` (`random:7`).
+pub const SEEDED_RULES: &[&str] = &["random"];
+
 impl FromStr for TargetChoice {
     type Err = TargetError;
 
@@ -174,6 +180,24 @@ fn splitmix64(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The words the catalogue snapshot lists are exactly the ones that
+    /// parse as rules (and their seeded forms).
+    #[test]
+    fn listed_rule_words_parse() {
+        for word in RULE_WORDS {
+            assert!(word.parse::<TargetChoice>().is_ok(), "{word}");
+        }
+        for rule in SEEDED_RULES {
+            assert!(
+                format!("{rule}:7").parse::<TargetChoice>().is_ok(),
+                "{rule}"
+            );
+        }
+        for word in ["nxt", "next:7", "least_likely:7"] {
+            assert!(word.parse::<TargetChoice>().is_err(), "{word}");
+        }
+    }
 
     #[test]
     fn rules_parse_and_print_back() {

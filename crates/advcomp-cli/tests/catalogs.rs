@@ -1,6 +1,6 @@
 //! `advcomp check` must accept exactly what `advcomp run` accepts. The
 //! scenario crate's own tests check scenarios against a stand-in catalogue
-//! (`advcomp_scenario::testing::MockCatalog`, which keeps that crate free of
+//! (`advcomp_scenario::SnapshotCatalog`, which keeps that crate free of
 //! burn); this test holds the stand-in to the real registries the binary is
 //! built with (plugins included): the same names and aliases of every kind,
 //! and the same verdict, located at the same places, on every file of the
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use advcomp_runner::Registries;
-use advcomp_scenario::testing::MockCatalog;
+use advcomp_scenario::SnapshotCatalog;
 use advcomp_scenario::{Catalog, Kind, check, parse};
 
 // The binary's plugins register in the real catalogue.
@@ -24,6 +24,51 @@ const KINDS: [Kind; 6] = [
     Kind::Defence,
 ];
 
+#[test]
+fn the_snapshot_is_what_the_registries_say_today() {
+    let fresh = Registries::snapshot();
+    let shipped = advcomp_scenario::snapshot::shipped();
+    assert!(
+        &fresh == shipped,
+        "crates/advcomp-scenario/catalog.json is out of date: run `cargo xtask catalog` \
+         and commit the file"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/catalogue.md")).unwrap_or_default();
+    assert!(
+        doc == fresh.to_markdown(),
+        "docs/catalogue.md is out of date: run `cargo xtask catalog` and commit the file"
+    );
+}
+
+#[test]
+fn both_catalogues_judge_targets_alike() {
+    use serde_json::json;
+    let values = [
+        json!("next"),
+        json!("random"),
+        json!("random:7"),
+        json!("Least-Likely"),
+        json!("ll"),
+        json!(3),
+        json!("3"),
+        json!("nxt"),
+        json!("next:3"),
+        json!(-1),
+        json!(1.5),
+        json!(true),
+    ];
+    for attack in Registries.names(Kind::Attack) {
+        for value in &values {
+            assert_eq!(
+                SnapshotCatalog.check_target(&attack, value).is_ok(),
+                Registries.check_target(&attack, value).is_ok(),
+                "{attack} target {value}"
+            );
+        }
+    }
+}
+
 fn sorted(mut names: Vec<String>) -> Vec<String> {
     names.sort();
     names
@@ -33,7 +78,7 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 fn both_catalogues_know_the_same_names_and_aliases() {
     for kind in KINDS {
         assert_eq!(
-            sorted(MockCatalog.names(kind)),
+            sorted(SnapshotCatalog.names(kind)),
             sorted(Registries.names(kind)),
             "{kind:?}: names"
         );
@@ -53,14 +98,17 @@ fn both_catalogues_know_the_same_names_and_aliases() {
             "cifarnet_tf",
             "cifarnettf",
             "LeNet5",
+            "LeNet-5",
             "Taboo",
+            "taboo_trap",
+            "PGD_AT",
         ]
         .map(String::from),
     );
     for kind in KINDS {
         for name in Registries.names(kind).into_iter().chain(spellings.clone()) {
             assert_eq!(
-                MockCatalog.resolve(kind, &name),
+                SnapshotCatalog.resolve(kind, &name),
                 Registries.resolve(kind, &name),
                 "{kind:?}: `{name}` resolves differently"
             );
@@ -110,8 +158,8 @@ fn check_gives_the_same_verdicts_with_both_catalogues() {
         let bytes = std::fs::read(&path).expect("readable file");
         let text = String::from_utf8_lossy(&bytes);
         let name = path.display().to_string();
-        let mock = verdict(&text, &name, &MockCatalog);
+        let snapshot = verdict(&text, &name, &SnapshotCatalog);
         let real = verdict(&text, &name, &Registries);
-        assert_eq!(mock, real, "{name}: stand-in vs real catalogue");
+        assert_eq!(snapshot, real, "{name}: snapshot vs real catalogue");
     }
 }

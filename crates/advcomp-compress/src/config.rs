@@ -1,6 +1,7 @@
 //! What a compression step is asked to do: the serde configurations that
 //! the CLI and the scenario language fill in, with documented defaults.
 
+use advcomp_params::{Param, ParamError, ParamType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -152,11 +153,11 @@ impl From<IntBits> for IntBitsRepr {
 /// fraction (the range grows, the resolution stays) is then one list in a
 /// scenario, and the step it makes is the same, with the same cache key, as
 /// the equivalent `bits`/`int_bits` spelling.
-fn frac_bits_to_width(map: &mut Map<String, Value>) -> Result<(), ConfigError> {
+fn frac_bits_to_width(map: &mut Map<String, Value>) -> Result<(), ParamError> {
     if let Some(value) = map.remove("frac_bits") {
         for key in ["weight_frac_bits", "act_frac_bits"] {
             if map.contains_key(key) {
-                return Err(ConfigError::field(
+                return Err(ParamError::invalid(
                     key,
                     "give either `frac_bits` (weights and activations) or `weight_frac_bits`/`act_frac_bits`, not both",
                 ));
@@ -170,14 +171,14 @@ fn frac_bits_to_width(map: &mut Map<String, Value>) -> Result<(), ConfigError> {
             continue;
         };
         let Some(frac) = frac.as_u64() else {
-            return Err(ConfigError::field(
+            return Err(ParamError::invalid(
                 &frac_key,
                 format!("must be a whole number of bits, got {frac}"),
             ));
         };
         let int_key = format!("{part}_int_bits");
         let Some(int) = map.get(&int_key).and_then(Value::as_u64) else {
-            return Err(ConfigError::field(
+            return Err(ParamError::invalid(
                 &frac_key,
                 format!(
                     "needs `{int_key}` (or `int_bits`) as a number: the width is integer plus fraction bits"
@@ -188,7 +189,7 @@ fn frac_bits_to_width(map: &mut Map<String, Value>) -> Result<(), ConfigError> {
         let bits_key = format!("{part}_bits");
         match map.get(&bits_key).map(Value::as_u64) {
             Some(Some(b)) if b != width => {
-                return Err(ConfigError::field(
+                return Err(ParamError::invalid(
                     &frac_key,
                     format!(
                         "{int_key} {int} + {frac_key} {frac} = {width} bits, but `{bits_key}` (or `bits`) is {b}: give two of the three"
@@ -310,22 +311,120 @@ pub enum Step {
     Finetune(FinetuneConfig),
 }
 
-/// Why a step configuration was refused; `field` names the parameter.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{message}", .field.as_ref().map(|f| format!("parameter `{f}`: ")).unwrap_or_default())]
-pub struct ConfigError {
-    /// The parameter at fault, when one is.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
+/// The share of weights kept; pruning methods declare it.
+const DENSITY: Param = Param::new(
+    "density",
+    ParamType::SHARE,
+    "share of weights kept (filter pruning: of output units), in (0, 1]",
+);
+const SCOPE: Param = Param::new(
+    "scope",
+    ParamType::choice(&["layer", "global"]),
+    "one threshold per layer (default) or one for the network (magnitude only)",
+);
+const SCHEDULE: Param = Param::new(
+    "schedule",
+    ParamType::choice(&["oneshot", "gradual"]),
+    "prune at once (default) or gradually over the next fine-tuning (magnitude only)",
+);
 
-impl ConfigError {
-    fn field(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: Some(field.to_string()),
-            message: message.into(),
-        }
+/// Parameters of `prune magnitude` and `prune filter`.
+pub const PRUNE_PARAMS: &[Param] = &[DENSITY, SCOPE, SCHEDULE];
+
+/// Parameters of `prune dns`: `density`, or instead Guo et al.'s threshold.
+pub const DNS_PARAMS: &[Param] = &[
+    DENSITY,
+    Param::new(
+        "alpha",
+        ParamType::REAL,
+        "instead of density: per-layer threshold mean|W| + alpha*std|W| (Mayo: -0.1)",
+    ),
+    SCOPE,
+    SCHEDULE,
+];
+
+const WIDTH: ParamType = ParamType::int(2, 16);
+const INT_WIDTH: ParamType = ParamType::IntOrAuto { min: -63, max: 65 };
+const FRAC_WIDTH: ParamType = ParamType::int(0, 16);
+
+/// Parameters of `quantise fixed` and `quantise dynamic`, shorthands
+/// included (`bits` sets `weight_bits` and `act_bits`).
+pub const QUANT_PARAMS: &[Param] = &[
+    Param::new(
+        "bits",
+        WIDTH,
+        "total bits of weights and activations, sign included",
+    ),
+    Param::new(
+        "weight_bits",
+        WIDTH,
+        "total bits of weights and biases, sign included",
+    ),
+    Param::new(
+        "act_bits",
+        WIDTH,
+        "total bits of activations; absent: activations stay float",
+    ),
+    Param::new(
+        "int_bits",
+        INT_WIDTH,
+        "integer bits (sign included) of weights and activations, or auto (fixed only)",
+    ),
+    Param::new(
+        "weight_int_bits",
+        INT_WIDTH,
+        "integer bits of weights, sign included, or auto (fixed only)",
+    ),
+    Param::new(
+        "act_int_bits",
+        INT_WIDTH,
+        "integer bits of activations, sign included, or auto (fixed only)",
+    ),
+    Param::new(
+        "frac_bits",
+        FRAC_WIDTH,
+        "fraction bits of weights and activations: width = int_bits + frac_bits",
+    ),
+    Param::new("weight_frac_bits", FRAC_WIDTH, "fraction bits of weights"),
+    Param::new("act_frac_bits", FRAC_WIDTH, "fraction bits of activations"),
+    Param::new(
+        "act_signed",
+        ParamType::Bool,
+        "activations in a signed format (default) or unsigned",
+    ),
+    Param::new(
+        "overflow_rate",
+        ParamType::from_below(0.0, 1.0),
+        "dynamic: share of values allowed to saturate",
+    ),
+    Param::new(
+        "calibration_images",
+        ParamType::COUNT,
+        "training images whose activations set the activation formats",
+    ),
+];
+
+/// Parameters of `finetune`.
+pub const FINETUNE_PARAMS: &[Param] = &[
+    Param::new("epochs", ParamType::NATURAL, "passes over the training set"),
+    Param::new(
+        "lr",
+        ParamType::POSITIVE,
+        "initial learning rate (SGD, momentum 0.9, cosine decay)",
+    ),
+    Param::new("batch_size", ParamType::COUNT, "images per step"),
+    Param::new("seed", ParamType::NATURAL, "seeds the batch order"),
+];
+
+/// The parameters of step `op` (`prune`, `quantise`, `finetune`) with
+/// method `method`, or `None` if there is no such step.
+pub fn params_of(op: &str, method: &str) -> Option<&'static [Param]> {
+    match (op, method) {
+        ("prune", "magnitude" | "filter") => Some(PRUNE_PARAMS),
+        ("prune", "dns") => Some(DNS_PARAMS),
+        ("quantise" | "quantize", "fixed" | "dynamic") => Some(QUANT_PARAMS),
+        ("finetune", _) => Some(FINETUNE_PARAMS),
+        _ => None,
     }
 }
 
@@ -374,7 +473,17 @@ impl Step {
         op: &str,
         method: &str,
         params: &Map<String, Value>,
-    ) -> Result<Step, ConfigError> {
+    ) -> Result<Step, ParamError> {
+        let unknown = || {
+            ParamError::invalid(
+                "method",
+                format!(
+                    "unknown compression step `{op} {method}`; known: prune magnitude|dns|filter, quantise fixed|dynamic, finetune"
+                ),
+            )
+        };
+        let declared = params_of(op, method).ok_or_else(unknown)?;
+        advcomp_params::check(declared, params)?;
         let mut map = params.clone();
         let step = match op {
             "prune" => {
@@ -391,7 +500,7 @@ impl Step {
                     };
                     for key in keys {
                         if map.contains_key(key) {
-                            return Err(ConfigError::field(
+                            return Err(ParamError::invalid(
                                 key,
                                 format!(
                                     "give either `{both}` (weights and activations) or `{}`/`{}`, not both",
@@ -407,56 +516,49 @@ impl Step {
                 Step::Quantise(decode(map)?)
             }
             "finetune" => Step::Finetune(decode(map)?),
-            other => {
-                return Err(ConfigError {
-                    field: None,
-                    message: format!(
-                        "unknown compression step `{other}`; known: prune, quantise, finetune"
-                    ),
-                });
-            }
+            _ => return Err(unknown()),
         };
         step.validate()?;
         Ok(step)
     }
 
     /// Checks ranges the types cannot express, naming the field.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), ParamError> {
         match self {
             Step::Prune(p) => {
                 match (p.density, p.alpha) {
                     (Some(_), Some(_)) => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "alpha",
                             "give either `density` (the share kept) or `alpha` (DNS's threshold `mean|W| + alpha·std|W|`), not both",
                         ));
                     }
                     (None, None) if p.method == PruneMethod::Dns => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "density",
                             "missing: give `density` (the share kept) or `alpha` (DNS's threshold `mean|W| + alpha·std|W|`)",
                         ));
                     }
                     (None, None) => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "density",
                             "missing: give the share of weights kept, in (0, 1]",
                         ));
                     }
                     (Some(d), None) if !(d > 0.0 && d <= 1.0) => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "density",
                             format!("must be in (0, 1], got {d}"),
                         ));
                     }
                     (None, Some(_)) if p.method != PruneMethod::Dns => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "alpha",
                             "applies to `dns` only (give `density`)",
                         ));
                     }
                     (None, Some(a)) if !a.is_finite() => {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             "alpha",
                             format!("must be a finite number, got {a}"),
                         ));
@@ -464,13 +566,13 @@ impl Step {
                     _ => {}
                 }
                 if p.method != PruneMethod::Magnitude && p.scope == Scope::Global {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "scope",
                         "`global` applies to magnitude pruning only",
                     ));
                 }
                 if p.method != PruneMethod::Magnitude && p.schedule == Schedule::Gradual {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "schedule",
                         "`gradual` applies to magnitude pruning only (DNS prunes during fine-tuning by itself)",
                     ));
@@ -484,7 +586,7 @@ impl Step {
                     if let Some(b) = bits
                         && !BITS.contains(&b)
                     {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             field,
                             format!("must be in 2..=16, got {b}"),
                         ));
@@ -498,13 +600,13 @@ impl Step {
                         continue;
                     };
                     if q.method != QuantMethod::Fixed {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             field,
                             "a fixed integer width applies to `fixed` only (`dynamic` chooses it per layer)",
                         ));
                     }
                     if !crate::fixed_point::INTEGER_BITS.contains(&n) {
-                        return Err(ConfigError::field(
+                        return Err(ParamError::invalid(
                             field,
                             format!(
                                 "must be in {}..={} or \"auto\", got {n}",
@@ -515,25 +617,25 @@ impl Step {
                     }
                 }
                 if !q.act_signed && q.act_bits.is_none() {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "act_signed",
                         "needs `act_bits` (activations stay in float without it)",
                     ));
                 }
                 if field_given_without(q.act_int_bits, q.act_bits) {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "act_int_bits",
                         "needs `act_bits` (activations stay in float without it)",
                     ));
                 }
                 if !(0.0..1.0).contains(&q.overflow_rate) {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "overflow_rate",
                         format!("must be in [0, 1), got {}", q.overflow_rate),
                     ));
                 }
                 if q.calibration_images == 0 {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "calibration_images",
                         "must be at least 1",
                     ));
@@ -541,10 +643,10 @@ impl Step {
             }
             Step::Finetune(f) => {
                 if f.batch_size == 0 {
-                    return Err(ConfigError::field("batch_size", "must be at least 1"));
+                    return Err(ParamError::invalid("batch_size", "must be at least 1"));
                 }
                 if !(f.lr.is_finite() && f.lr > 0.0) {
-                    return Err(ConfigError::field(
+                    return Err(ParamError::invalid(
                         "lr",
                         format!("must be positive, got {}", f.lr),
                     ));
@@ -560,28 +662,22 @@ fn field_given_without(int_bits: IntBits, bits: Option<u8>) -> bool {
     matches!(int_bits, IntBits::Fixed(_)) && bits.is_none()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ConfigError> {
+/// The typed configuration of a parameter map [`advcomp_params::check`]
+/// has passed: what can still fail is a required field left out.
+fn decode<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ParamError> {
     serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        // serde names unknown fields in its message but not in the path.
         let field = if path == "." {
             inner
-                .strip_prefix("unknown field `")
+                .strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next())
-                .or_else(|| {
-                    inner
-                        .strip_prefix("missing field `")
-                        .and_then(|rest| rest.split('`').next())
-                })
-                .map(str::to_string)
+                .unwrap_or("method")
+                .to_string()
         } else {
-            Some(path)
+            path
         };
-        ConfigError {
-            field,
-            message: inner,
-        }
+        ParamError::invalid(&field, inner)
     })
 }
 
@@ -590,7 +686,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parts(op: &str, method: &str, v: Value) -> Result<Step, ConfigError> {
+    fn parts(op: &str, method: &str, v: Value) -> Result<Step, ParamError> {
         Step::from_parts(op, method, v.as_object().unwrap())
     }
 
@@ -632,37 +728,37 @@ mod tests {
             json!({"bits": 8, "int_bits": 3, "frac_bits": 4}),
         )
         .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("weight_frac_bits"), "{e}");
+        assert_eq!(e.field(), Some("weight_frac_bits"), "{e}");
         let e = parts("quantise", "fixed", json!({"frac_bits": 4})).unwrap_err();
-        assert!(e.message.contains("weight_int_bits"), "{e}");
+        assert!(e.to_string().contains("weight_int_bits"), "{e}");
         let e = parts(
             "quantise",
             "fixed",
             json!({"int_bits": "auto", "frac_bits": 4}),
         )
         .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("weight_frac_bits"), "{e}");
+        assert_eq!(e.field(), Some("weight_frac_bits"), "{e}");
         let e = parts(
             "quantise",
             "fixed",
             json!({"int_bits": 2, "frac_bits": 4, "act_frac_bits": 2}),
         )
         .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("act_frac_bits"), "{e}");
+        assert_eq!(e.field(), Some("act_frac_bits"), "{e}");
     }
 
     #[test]
     fn errors_name_the_field() {
         let e = parts("prune", "magnitude", json!({"density": 1.5})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("density"));
+        assert_eq!(e.field(), Some("density"));
         let e = parts("prune", "magnitude", json!({"densty": 0.5})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("densty"), "{e}");
+        assert_eq!(e.field(), Some("densty"), "{e}");
         let e = parts("prune", "magnitude", json!({"density": "half"})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
+        assert_eq!(e.field(), Some("density"), "{e}");
         let e = parts("quantise", "fixed", json!({"bits": 1})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("weight_bits"), "{e}");
+        assert_eq!(e.field(), Some("bits"), "the shorthand written: {e}");
         let e = parts("prune", "lottery", json!({"density": 0.5})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("method"), "{e}");
+        assert_eq!(e.field(), Some("method"), "{e}");
         assert!(parts("finetune", "", json!({})).is_ok());
     }
 
@@ -673,17 +769,17 @@ mod tests {
         };
         assert_eq!(p.target(), PruneTarget::Alpha(-0.1));
         let e = parts("prune", "dns", json!({"alpha": -0.1, "density": 0.1})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
-        assert!(e.message.contains("not both"), "{e}");
+        assert_eq!(e.field(), Some("alpha"), "{e}");
+        assert!(e.to_string().contains("not both"), "{e}");
         let e = parts("prune", "dns", json!({})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
-        assert!(e.message.contains("alpha"), "{e}");
+        assert_eq!(e.field(), Some("density"), "{e}");
+        assert!(e.to_string().contains("alpha"), "{e}");
         let e = parts("prune", "magnitude", json!({})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("density"), "{e}");
+        assert_eq!(e.field(), Some("density"), "{e}");
         let e = parts("prune", "magnitude", json!({"alpha": 0.5})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
+        assert_eq!(e.field(), Some("alpha"), "{e}");
         let e = parts("prune", "dns", json!({"alpha": "high"})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("alpha"), "{e}");
+        assert_eq!(e.field(), Some("alpha"), "{e}");
     }
 
     /// The canonical form of a density configuration (what cache keys hash)

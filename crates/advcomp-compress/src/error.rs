@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum CompressError {
     /// A step's configuration is invalid.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] advcomp_params::ParamError),
     /// Fine-tuning failed (diverged, data does not fit the model).
     #[error("fine-tuning: {0}")]
     Train(#[from] advcomp_train::TrainError),

@@ -32,9 +32,10 @@ pub mod pipeline;
 pub mod report;
 pub mod state;
 
+pub use advcomp_params::ParamError;
 pub use config::{
-    ConfigError, FinetuneConfig, IntBits, PruneConfig, PruneMethod, PruneTarget, QuantConfig,
-    QuantMethod, Schedule, Scope, Step,
+    FinetuneConfig, IntBits, PruneConfig, PruneMethod, PruneTarget, QuantConfig, QuantMethod,
+    Schedule, Scope, Step,
 };
 pub use error::CompressError;
 pub use fixed_point::{FixedPoint, fake_quant};

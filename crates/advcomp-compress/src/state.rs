@@ -49,11 +49,15 @@ impl CompressionState {
     /// and every attack "succeed". Masks need no check: they are not
     /// stored but rebuilt from the weights ([`Pruning::restore_masks`]).
     pub fn validate(&self, network: &Network) -> Result<(), StateError> {
-        let config_error = |prefix: &str, e: crate::config::ConfigError| {
+        let config_error = |prefix: &str, e: advcomp_params::ParamError| {
             let field = e
-                .field
+                .field()
                 .map_or(prefix.to_string(), |f| format!("{prefix}.{f}"));
-            state_error(field, e.message)
+            let message = match e {
+                advcomp_params::ParamError::Invalid { message, .. } => message,
+                other => other.to_string(),
+            };
+            state_error(field, message)
         };
         if let Some(p) = &self.pruning {
             Step::Prune(p.config.clone())

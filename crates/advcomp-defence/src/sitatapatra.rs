@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 
 use advcomp_data::Dataset;
 use advcomp_models::{Activation, Network};
+use advcomp_params::{Param, ParamType};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
 use burn::tensor::Device;
@@ -80,6 +81,68 @@ pub struct SitatapatraConfig {
     /// Head-room added to every run-time threshold, as a share of the
     /// largest threshold of the same guard (over positions). Default 0.07.
     pub slack: f64,
+}
+
+impl SitatapatraConfig {
+    /// Every field, declared once (the scenario checker, `--list` and the
+    /// catalogue snapshot read this; a test holds it to the fields).
+    pub const PARAMS: &'static [Param] = &[
+        Param::new(
+            "candidate_layers",
+            ParamType::TextList,
+            "ReLU layers the key may guard (empty: all)",
+        ),
+        Param::new(
+            "layer_probability",
+            ParamType::SHARE,
+            "probability that the key guards each candidate layer",
+        ),
+        Param::new(
+            "guards",
+            ParamType::COUNT,
+            "guards (checksums) per guarded layer",
+        ),
+        Param::new(
+            "density",
+            ParamType::SHARE,
+            "share of the layer's channels each guard reads",
+        ),
+        Param::new(
+            "signed",
+            ParamType::Bool,
+            "keyed +-1 signs on the channels a guard reads",
+        ),
+        Param::new(
+            "lambda",
+            ParamType::NON_NEGATIVE,
+            "weight of the hinge penalty",
+        ),
+        Param::new(
+            "train_margin",
+            ParamType::POSITIVE,
+            "fine-tuning pushes every guard value under train_margin * threshold",
+        ),
+        Param::new(
+            "detect_percentile",
+            ParamType::between(0.0, 100.0),
+            "percentile of clean guard values that becomes a threshold",
+        ),
+        Param::new(
+            "per_position",
+            ParamType::Bool,
+            "check the guards at every position of a feature map",
+        ),
+        Param::new(
+            "recalibrate",
+            ParamType::Bool,
+            "learn the thresholds again after the hardening fine-tune",
+        ),
+        Param::new(
+            "slack",
+            ParamType::NON_NEGATIVE,
+            "head-room added to every threshold, as a share of the guard's largest",
+        ),
+    ];
 }
 
 impl Default for SitatapatraConfig {

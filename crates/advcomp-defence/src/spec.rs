@@ -5,6 +5,7 @@
 //! its key, its hardening fine-tune, and its own configuration. Errors name
 //! the offending field, so the scenario checker can point at it.
 
+use advcomp_params::{Param, ParamError, ParamType};
 use serde_json::{Map, Value};
 
 use crate::key::Key;
@@ -15,11 +16,74 @@ use crate::taboo::TabooConfig;
 pub const DEFENCES: &[&str] = &["adversarial", "sitatapatra", "taboo"];
 
 /// Parameters every defence takes: its hardening fine-tune.
-const COMMON: &[&str] = &["epochs", "lr", "seed"];
+const COMMON_PARAMS: &[Param] = &[
+    Param::new(
+        "epochs",
+        ParamType::COUNT,
+        "epochs of the hardening fine-tune",
+    ),
+    Param::new(
+        "lr",
+        ParamType::POSITIVE,
+        "learning rate of the hardening fine-tune (constant)",
+    ),
+    Param::new(
+        "seed",
+        ParamType::NATURAL,
+        "seed of the hardening fine-tune (default: the scenario's)",
+    ),
+];
 /// Parameters of the keyed defences.
-const KEYED: &[&str] = &["key", "key_seed"];
+const KEYED_PARAMS: &[Param] = &[
+    Param::new(
+        "key",
+        ParamType::Text,
+        "the secret passphrase that keys the defence (never shown)",
+    ),
+    Param::new(
+        "key_seed",
+        ParamType::NATURAL,
+        "instead of key: a key made from a seed (guessable; for experiments)",
+    ),
+];
 /// Parameters of adversarial training besides the attack's own.
-const ADVERSARIAL: &[&str] = &["attack", "fraction"];
+const ADVERSARIAL_PARAMS: &[Param] = &[
+    Param::new(
+        "attack",
+        ParamType::Text,
+        "the registered attack whose samples train the model (default pgd)",
+    ),
+    Param::new(
+        "fraction",
+        ParamType::SHARE,
+        "share of each batch replaced by adversarial samples",
+    ),
+];
+
+/// The names of the keyed defences' key parameters.
+const KEYED: &[&str] = &["key", "key_seed"];
+
+/// Every parameter the canonical defence `name` declares. Adversarial
+/// training also takes its attack's parameters ([`forwards_to_attack`]).
+pub fn params_of(name: &str) -> Option<Vec<Param>> {
+    let own: &[&[Param]] = match canonical(name)? {
+        "taboo" => &[COMMON_PARAMS, KEYED_PARAMS, crate::TabooConfig::PARAMS],
+        "sitatapatra" => &[
+            COMMON_PARAMS,
+            KEYED_PARAMS,
+            crate::SitatapatraConfig::PARAMS,
+        ],
+        _ => &[COMMON_PARAMS, ADVERSARIAL_PARAMS],
+    };
+    Some(own.concat())
+}
+
+/// Whether the defence passes the parameters it does not declare to the
+/// attack its `attack` parameter names (default `pgd`): adversarial
+/// training does.
+pub fn forwards_to_attack(name: &str) -> bool {
+    canonical(name) == Some("adversarial")
+}
 
 /// Whether parameter `param` of the canonical defence `name` is a secret
 /// (a passphrase) that must never be displayed, logged or stored.
@@ -27,15 +91,29 @@ pub fn is_secret(name: &str, param: &str) -> bool {
     param == "key" && matches!(canonical(name), Some("taboo" | "sitatapatra"))
 }
 
-/// The canonical name of a defence (`taboo_trap` is the Taboo Trap's
-/// registry name and an alias here).
+/// Other names of each defence: `taboo_trap` is the Taboo Trap's registry
+/// name, `pgd_at` the usual name of Madry et al.'s adversarial training.
+const ALIASES: &[(&str, &[&str])] = &[
+    ("adversarial", &["pgd_at", "adversarial_training"]),
+    ("sitatapatra", &[]),
+    ("taboo", &["taboo_trap"]),
+];
+
+/// The other names of the canonical defence `name`.
+pub fn aliases(name: &str) -> &'static [&'static str] {
+    ALIASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(&[], |(_, a)| a)
+}
+
+/// The canonical name of a defence, given its name or an alias in any case.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    match name.to_ascii_lowercase().as_str() {
-        "taboo" | "taboo_trap" => Some("taboo"),
-        "sitatapatra" => Some("sitatapatra"),
-        "adversarial" | "pgd_at" | "adversarial_training" => Some("adversarial"),
-        _ => None,
-    }
+    let name = name.trim().to_ascii_lowercase();
+    ALIASES
+        .iter()
+        .find(|(n, a)| *n == name || a.contains(&name.as_str()))
+        .map(|(n, _)| *n)
 }
 
 /// Where a key comes from. The passphrase is a secret: [`KeySource`]'s
@@ -148,8 +226,31 @@ impl SpecError {
     }
 }
 
+impl From<ParamError> for SpecError {
+    fn from(e: ParamError) -> Self {
+        match e {
+            ParamError::Unknown {
+                field,
+                known,
+                suggestion,
+            } => Self {
+                message: format!("unknown parameter `{field}`; known: {}", known.join(", ")),
+                field: Some(field),
+                suggestion,
+                unknown: true,
+            },
+            ParamError::Invalid { field, message } => {
+                let message = format!("`{field}` {message}");
+                SpecError::field(&field, message)
+            }
+            other => SpecError::general(other.to_string()),
+        }
+    }
+}
+
 impl DefenceSpec {
-    /// Checks `params` for the defence `name`.
+    /// Checks `params` for the defence `name`: first against its
+    /// declaration ([`params_of`]), then the rules between parameters.
     pub fn from_params(name: &str, params: &Map<String, Value>) -> Result<Self, SpecError> {
         let name = canonical(name).ok_or_else(|| {
             SpecError::general(format!(
@@ -157,6 +258,13 @@ impl DefenceSpec {
                 DEFENCES.join(", ")
             ))
         })?;
+        let declared = params_of(name).unwrap_or_default();
+        let mine: Map<String, Value> = params
+            .iter()
+            .filter(|(k, _)| !forwards_to_attack(name) || declared.iter().any(|p| p.name == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        advcomp_params::check(&declared, &mine)?;
         let mut spec = DefenceSpec {
             name,
             method: Method::Taboo(TabooConfig::default()),
@@ -311,18 +419,10 @@ where
         .as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
-    let known = || -> Vec<String> {
-        COMMON
-            .iter()
-            .chain(KEYED)
-            .map(|s| s.to_string())
-            .chain(fields.iter().cloned())
-            .collect()
-    };
-    for field in own.keys() {
-        if !fields.contains(field) {
-            return Err(SpecError::unknown(field, &known()));
-        }
+    if let Some(field) = own.keys().find(|f| !fields.contains(f)) {
+        return Err(SpecError::general(format!(
+            "`{name}`: `{field}` is declared but not a field of its configuration"
+        )));
     }
     // Check one field at a time so that a bad value is blamed on its field.
     for (field, value) in &own {
@@ -369,10 +469,10 @@ fn adversarial(mut own: Map<String, Value>) -> Result<Method, SpecError> {
                     known: theirs,
                     ..
                 } => {
-                    let mut known: Vec<String> = COMMON
+                    let mut known: Vec<String> = COMMON_PARAMS
                         .iter()
-                        .chain(ADVERSARIAL)
-                        .map(|s| s.to_string())
+                        .chain(ADVERSARIAL_PARAMS)
+                        .map(|p| p.name.to_string())
                         .collect();
                     known.extend(theirs.iter().map(|p| p.to_string()));
                     SpecError::unknown(&field, &known)

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use advcomp_data::Dataset;
 use advcomp_models::{Activation, Network};
+use advcomp_params::{Param, ParamType};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
 use burn::tensor::Device;
@@ -67,6 +68,59 @@ pub struct TabooConfig {
     /// The penalty pushes activations under `train_margin · bound` (< 1
     /// leaves clean test images head-room under the run-time bound). Default 0.9.
     pub train_margin: f64,
+}
+
+impl TabooConfig {
+    /// Every field, declared once (the scenario checker, `--list` and the
+    /// catalogue snapshot read this; a test holds it to the fields).
+    pub const PARAMS: &'static [Param] = &[
+        Param::new(
+            "candidate_layers",
+            ParamType::TextList,
+            "ReLU layers the key may monitor (empty: all)",
+        ),
+        Param::new(
+            "layer_probability",
+            ParamType::SHARE,
+            "probability that the key monitors each candidate layer",
+        ),
+        Param::new(
+            "unit_fraction",
+            ParamType::SHARE,
+            "share of a monitored layer's units the key monitors",
+        ),
+        Param::new(
+            "percentile",
+            ParamType::between(0.0, 100.0),
+            "percentile of clean activations that becomes a unit's bound",
+        ),
+        Param::new("lambda", ParamType::NON_NEGATIVE, "weight of the penalty"),
+        Param::new(
+            "squared",
+            ParamType::Bool,
+            "square the excess in the penalty",
+        ),
+        Param::new(
+            "per_neuron",
+            ParamType::Bool,
+            "bound every neuron rather than every channel's maximum",
+        ),
+        Param::new(
+            "slack",
+            ParamType::NON_NEGATIVE,
+            "head-room added to every bound, as a share of the channel's largest",
+        ),
+        Param::new(
+            "recalibrate",
+            ParamType::Bool,
+            "learn the bounds again after the hardening fine-tune",
+        ),
+        Param::new(
+            "train_margin",
+            ParamType::POSITIVE,
+            "the penalty pushes activations under train_margin * bound",
+        ),
+    ];
 }
 
 impl Default for TabooConfig {

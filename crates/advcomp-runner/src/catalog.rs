@@ -1,30 +1,89 @@
 //! The scenario language's [`Catalog`] over the real registries: the attack
 //! registry (plugins included), the compressors' step configurations, the
-//! defences and the training configuration.
+//! defences and the training configuration; and their snapshot
+//! ([`Registries::snapshot`]) that the scenario crate's tests use.
 
-use advcomp_attack::{ParamError, RegistryError};
+use advcomp_attack::RegistryError;
 use advcomp_compress::Step as CompressStep;
-use advcomp_compress::config::{PRUNE_METHODS, QUANT_METHODS};
+use advcomp_compress::config::{PRUNE_METHODS, QUANT_METHODS, params_of};
 use advcomp_models::Architecture;
-use advcomp_scenario::{Catalog, CatalogError, Kind};
+use advcomp_scenario::snapshot::{Component, TargetRules};
+use advcomp_scenario::{Catalog, CatalogError, CatalogSnapshot, Kind};
 use advcomp_train::{LrSchedule, OptimizerConfig, TrainConfig};
 use serde_json::{Map, Value};
-
-/// The training parameters a model declaration takes.
-pub const TRAIN_PARAMS: &[&str] = &[
-    "epochs",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "momentum",
-    "schedule",
-    "weight_decay",
-    "seed",
-];
 
 /// The registries advcomp was built with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Registries;
+
+impl Registries {
+    /// Every component of every kind with its declared parameters: what
+    /// `cargo xtask catalog` writes to `crates/advcomp-scenario/catalog.json`.
+    pub fn snapshot() -> CatalogSnapshot {
+        let component = |kind, name: &str, params: &[advcomp_attack::Param]| Component {
+            kind,
+            name: name.to_string(),
+            aliases: Vec::new(),
+            params: params.to_vec(),
+            targeted: false,
+            secret: Vec::new(),
+            forwards_to_attack: false,
+        };
+        let mut components = Vec::new();
+        for arch in Architecture::ALL {
+            components.push(component(
+                Kind::Architecture,
+                arch.name(),
+                TrainConfig::PARAMS,
+            ));
+        }
+        for r in advcomp_attack::registrations() {
+            let mut c = component(Kind::Attack, r.name, r.params);
+            c.aliases = r.aliases.iter().map(|a| a.to_string()).collect();
+            c.targeted = r.targeted;
+            components.push(c);
+        }
+        for (kind, op, methods) in [
+            (Kind::Prune, "prune", PRUNE_METHODS),
+            (Kind::Quantise, "quantise", QUANT_METHODS),
+            (Kind::Finetune, "finetune", &["finetune"]),
+        ] {
+            for method in methods {
+                let params = params_of(op, method).unwrap_or_default();
+                components.push(component(kind, method, params));
+            }
+        }
+        for name in advcomp_defence::DEFENCES {
+            let params = advcomp_defence::spec::params_of(name).unwrap_or_default();
+            let mut c = component(Kind::Defence, name, &params);
+            c.aliases = advcomp_defence::spec::aliases(name)
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            c.secret = params
+                .iter()
+                .filter(|p| advcomp_defence::spec::is_secret(name, p.name))
+                .map(|p| p.name.to_string())
+                .collect();
+            c.forwards_to_attack = advcomp_defence::spec::forwards_to_attack(name);
+            components.push(c);
+        }
+        CatalogSnapshot {
+            generated_by: "cargo xtask catalog (from the registries; do not edit)".into(),
+            components,
+            target_rules: TargetRules {
+                words: advcomp_attack::target::RULE_WORDS
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect(),
+                seeded: advcomp_attack::target::SEEDED_RULES
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect(),
+            },
+        }
+    }
+}
 
 impl Catalog for Registries {
     fn names(&self, kind: Kind) -> Vec<String> {
@@ -82,20 +141,15 @@ impl Catalog for Registries {
                 };
                 CompressStep::from_parts(op, name, params)
                     .map(|_| ())
-                    .map_err(|e| match e.field {
-                        Some(field) if e.message.starts_with("unknown field") => {
-                            CatalogError::unknown_field(&field, e.message)
-                        }
-                        Some(field) => {
+                    .map_err(|e| match e {
+                        advcomp_attack::ParamError::Invalid { field, message } => {
                             let written = written_field(&field, params);
-                            let message = if e.message.contains(&format!("`{written}`")) {
-                                e.message
-                            } else {
-                                format!("`{written}` {}", e.message)
-                            };
-                            CatalogError::field(&written, message)
+                            CatalogError::from(advcomp_attack::ParamError::Invalid {
+                                field: written,
+                                message,
+                            })
                         }
-                        None => CatalogError::general(e.message),
+                        other => CatalogError::from(other),
                     })
             }
             Kind::Defence => advcomp_defence::DefenceSpec::from_params(name, params)
@@ -172,28 +226,7 @@ pub fn target_choice(value: &Value) -> Result<advcomp_attack::TargetChoice, Stri
 
 fn attack_error(e: RegistryError) -> CatalogError {
     match e {
-        RegistryError::Params { source, .. } => match source {
-            ParamError::Unknown {
-                field,
-                suggestion,
-                known,
-                ..
-            } => {
-                let err = CatalogError::unknown_field(
-                    &field,
-                    format!(
-                        "unknown parameter `{field}`; known parameters: {}",
-                        known.join(", ")
-                    ),
-                );
-                match suggestion {
-                    Some(s) => err.suggest(s),
-                    None => err,
-                }
-            }
-            ParamError::Invalid { field, message } => CatalogError::field(&field, message),
-            other => CatalogError::general(other.to_string()),
-        },
+        RegistryError::Params { source, .. } => CatalogError::from(source),
         other => CatalogError::general(other.to_string()),
     }
 }
@@ -202,6 +235,7 @@ fn attack_error(e: RegistryError) -> CatalogError {
 /// defaults (the README model), seeded by `seed` unless the parameters say
 /// otherwise.
 pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfig, CatalogError> {
+    advcomp_params::check(TrainConfig::PARAMS, params)?;
     let mut config = TrainConfig {
         seed,
         ..TrainConfig::default()
@@ -251,23 +285,12 @@ pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfi
                     }
                 }
             }
+            // Declared but not read here: the declaration and this match
+            // disagree, which `train_params_are_all_read` catches.
             other => {
-                let err = CatalogError::unknown_field(
-                    other,
-                    format!(
-                        "unknown training parameter `{other}`; known: {}",
-                        TRAIN_PARAMS.join(", ")
-                    ),
-                );
-                let nearest = TRAIN_PARAMS
-                    .iter()
-                    .map(|p| (strsim::levenshtein(p, other), *p))
-                    .min()
-                    .filter(|(d, _)| *d <= 3);
-                return Err(match nearest {
-                    Some((_, p)) => err.suggest(p),
-                    None => err,
-                });
+                return Err(CatalogError::general(format!(
+                    "training parameter `{other}` is declared but not read"
+                )));
             }
         }
     }

@@ -110,7 +110,7 @@ fn integer_and_fraction_bit_sweeps_are_expressible() {
     let ast = advcomp_scenario::parse(text, "q.scn").unwrap();
     let resolved = advcomp_scenario::check(&ast, &Registries).unwrap();
     assert_eq!(resolved.models.len(), 1 + 6 + 3);
-    assert!(advcomp_scenario::check(&ast, &advcomp_scenario::testing::MockCatalog).is_ok());
+    assert!(advcomp_scenario::check(&ast, &advcomp_scenario::SnapshotCatalog).is_ok());
 
     let r = Registries;
     for (params, field) in [

@@ -1,13 +1,18 @@
 //! What the front end must know about the registries, as a trait the
 //! runner implements over the real ones (attack registry, compressors,
 //! defences, training configurations). Keeping it a trait keeps this crate
-//! free of burn and of every other advcomp crate, and lets tests inject
-//! [`MockCatalog`](crate::testing::MockCatalog).
+//! free of burn and of every advcomp crate but the parameter declarations
+//! (`advcomp-params`), and lets tests use the catalogue snapshot
+//! ([`SnapshotCatalog`](crate::snapshot::SnapshotCatalog)).
 
+use advcomp_params::ParamError;
 use serde_json::{Map, Value};
 
 /// The kinds of named thing a scenario refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A network architecture (`lenet5`); its parameters are training options.
     Architecture,
@@ -86,6 +91,42 @@ impl CatalogError {
     pub fn suggest(mut self, suggestion: impl Into<String>) -> Self {
         self.suggestion = Some(suggestion.into());
         self
+    }
+}
+
+/// A declaration's verdict as the scenario checker reports it: an unknown
+/// parameter points at its name, with the nearest declared one; a bad value
+/// points at the value.
+impl From<ParamError> for CatalogError {
+    fn from(e: ParamError) -> Self {
+        match e {
+            ParamError::Unknown {
+                field,
+                known,
+                suggestion,
+            } => {
+                let err = CatalogError::unknown_field(
+                    &field,
+                    format!(
+                        "unknown parameter `{field}`; known parameters: {}",
+                        known.join(", ")
+                    ),
+                );
+                match suggestion {
+                    Some(s) => err.suggest(s),
+                    None => err,
+                }
+            }
+            ParamError::Invalid { field, message } => {
+                let message = if message.contains(&format!("`{field}`")) {
+                    message
+                } else {
+                    format!("`{field}` {message}")
+                };
+                CatalogError::field(&field, message)
+            }
+            other => CatalogError::general(other.to_string()),
+        }
     }
 }
 

@@ -25,11 +25,14 @@
 //! - [`resolved`]: the plan the runner executes.
 //! - [`format`](mod@format): the canonical printer.
 //! - [`catalog`]: what the front end needs to know about the registries;
-//!   [`testing`] models the real vocabulary for tests.
+//!   [`snapshot`]: the real registries' vocabulary as JSON
+//!   (`catalog.json`, written by `cargo xtask catalog`), for tests and
+//!   burn-free tools.
 //! - [`diagnostic`]: diagnostics, rendered with miette.
 //!
-//! The crate depends on no other advcomp crate: the runner implements
-//! [`Catalog`] over the real registries.
+//! The crate depends on no other advcomp crate but `advcomp-params` (the
+//! parameter declarations, free of burn): the runner implements [`Catalog`]
+//! over the real registries.
 
 pub mod ast;
 pub mod catalog;
@@ -43,8 +46,8 @@ pub mod parse;
 pub mod resolved;
 pub mod secret;
 pub mod settings;
+pub mod snapshot;
 pub mod span;
-pub mod testing;
 
 pub use ast::Scenario;
 pub use catalog::{Catalog, CatalogError, Kind};
@@ -54,4 +57,5 @@ pub use format::format;
 pub use parse::parse;
 pub use resolved::{AttackInstance, ModelInstance, Origin, Resolved, Settings, Step, Transfer};
 pub use secret::{Secret, Secrets};
+pub use snapshot::{CatalogSnapshot, SnapshotCatalog};
 pub use span::{SourceFile, Span};

@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use advcomp_scenario::{Diagnostics, check, parse, testing::MockCatalog};
+use advcomp_scenario::{Diagnostics, SnapshotCatalog, check, parse};
 
 fn diagnose(text: &str, name: &str) -> Diagnostics {
     match parse(text, name) {
         Err(d) => d,
-        Ok(ast) => match check(&ast, &MockCatalog) {
+        Ok(ast) => match check(&ast, &SnapshotCatalog) {
             Err(d) => d,
             Ok(_) => panic!("{name}: accepted, but it is in the bad corpus"),
         },

@@ -2,7 +2,7 @@
 //! compare (the bad corpus covers what it refuses).
 
 use advcomp_scenario::resolved::{Claim, ClaimKind, Lookup, Metric, Side};
-use advcomp_scenario::{Resolved, check, format, parse, testing::MockCatalog};
+use advcomp_scenario::{Resolved, SnapshotCatalog, check, format, parse};
 
 const BASE: &str = r#"
 model base = lenet5 { epochs: 1 }
@@ -17,7 +17,7 @@ transfer pruned, quantised -> base using fgsm, ifgsm
 fn resolve(claims: &str) -> Resolved {
     let text = format!("{BASE}{claims}");
     let ast = parse(&text, "t.scn").unwrap_or_else(|d| panic!("{}", d.render(false)));
-    check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)))
+    check(&ast, &SnapshotCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)))
 }
 
 fn only(r: &Resolved) -> &Claim {
@@ -133,7 +133,7 @@ transfer keyed -> keyed using fgsm
 expect success(keyed[key="hunter2"], fgsm) > 0.1
 "#;
     let ast = parse(text, "t.scn").unwrap();
-    let r = check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let r = check(&ast, &SnapshotCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
     let json = serde_json::to_string(&r).unwrap();
     let debug = format!("{r:?}");
     for out in [&json, &debug] {
@@ -156,7 +156,7 @@ transfer keyed -> keyed using fgsm
 expect success(keyed[key="hunter3"], fgsm) > 0.1
 "#;
     let ast = parse(text, "t.scn").unwrap();
-    let diags = check(&ast, &MockCatalog).unwrap_err();
+    let diags = check(&ast, &SnapshotCatalog).unwrap_err();
     let messages: String = diags.iter().map(|d| format!("{d}\n")).collect();
     assert!(
         messages.contains("no instance of `keyed` has key"),

@@ -2,7 +2,7 @@
 //! idempotent; no input whatsoever makes `parse` or `check` panic.
 
 use advcomp_scenario::ast::*;
-use advcomp_scenario::{SourceFile, Span, check, format, parse, testing::MockCatalog};
+use advcomp_scenario::{SnapshotCatalog, SourceFile, Span, check, format, parse};
 use proptest::prelude::*;
 
 const KEYWORDS: &[&str] = &[
@@ -328,7 +328,7 @@ proptest! {
     fn arbitrary_text_never_panics(text in any::<String>()) {
         if let Ok(ast) = parse(&text, "fuzz.scn") {
             let _ = format(&ast);
-            let _ = check(&ast, &MockCatalog);
+            let _ = check(&ast, &SnapshotCatalog);
         }
     }
 
@@ -336,7 +336,7 @@ proptest! {
     fn arbitrary_bytes_decoded_lossily_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         let text = String::from_utf8_lossy(&bytes);
         if let Ok(ast) = parse(&text, "fuzz.scn") {
-            let _ = check(&ast, &MockCatalog);
+            let _ = check(&ast, &SnapshotCatalog);
         }
     }
 
@@ -357,7 +357,7 @@ proptest! {
         match parse(&text, "fuzz.scn") {
             Ok(ast) => {
                 let _ = format(&ast);
-                if let Err(d) = check(&ast, &MockCatalog) {
+                if let Err(d) = check(&ast, &SnapshotCatalog) {
                     let _ = d.render(false);
                 }
             }
@@ -392,7 +392,7 @@ fn hostile_inputs_are_refused_without_panicking() {
     for text in inputs {
         match parse(text, "hostile.scn") {
             Ok(ast) => {
-                let _ = check(&ast, &MockCatalog).map_err(|d| d.render(false));
+                let _ = check(&ast, &SnapshotCatalog).map_err(|d| d.render(false));
             }
             Err(d) => {
                 assert!(d.has_errors());
@@ -426,7 +426,7 @@ proptest! {
              attack a = fgsm {{}}\ntransfer v -> m using a\n"
         );
         let ast = parse(&text, "keys.scn").unwrap_or_else(|d| panic!("{}", d.render(false)));
-        let r = check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let r = check(&ast, &SnapshotCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
         let debug = format!("{r:?}");
         let json = serde_json::to_string(&r).unwrap();
         for k in &keys {

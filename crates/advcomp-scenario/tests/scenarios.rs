@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use advcomp_scenario::{check, format, parse, testing::MockCatalog};
+use advcomp_scenario::{SnapshotCatalog, check, format, parse};
 
 fn scenario_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
@@ -49,7 +49,8 @@ fn shipped_scenarios_parse_check_and_are_canonical() {
         let name = format!("scenarios/{stem}.scn");
         let ast = parse(&text, &name).unwrap_or_else(|d| panic!("{}", d.render(false)));
         insta::assert_snapshot!(format!("tree__{stem}"), ast.debug_tree());
-        let resolved = check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
+        let resolved =
+            check(&ast, &SnapshotCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)));
         let mut ids = String::new();
         for m in &resolved.models {
             ids.push_str(&format!("model  {}\n", m.id));

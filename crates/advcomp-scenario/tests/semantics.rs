@@ -2,7 +2,7 @@
 //! resolution, and where diagnostics point.
 
 use advcomp_scenario::resolved::StepOp;
-use advcomp_scenario::{Origin, Resolved, check, format, parse, testing::MockCatalog};
+use advcomp_scenario::{Origin, Resolved, SnapshotCatalog, check, format, parse};
 
 /// The example of the language's design note, verbatim.
 const EXAMPLE: &str = r#"# LeNet-5 on MNIST, scenario 1 of Zhao et al. (SysML 2019)
@@ -28,7 +28,7 @@ transfer pruned, quantised -> base, pruned, quantised using all   # scenario 2
 
 fn resolve(text: &str) -> Resolved {
     let ast = parse(text, "t.scn").unwrap_or_else(|d| panic!("{}", d.render(false)));
-    check(&ast, &MockCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)))
+    check(&ast, &SnapshotCatalog).unwrap_or_else(|d| panic!("{}", d.render(false)))
 }
 
 fn errors(text: &str) -> String {
@@ -36,7 +36,7 @@ fn errors(text: &str) -> String {
         Ok(a) => a,
         Err(d) => return d.render(false),
     };
-    match check(&ast, &MockCatalog) {
+    match check(&ast, &SnapshotCatalog) {
         Ok(_) => panic!("accepted: {text}"),
         Err(d) => d.iter().map(|d| format!("{d}\n")).collect(),
     }
@@ -232,7 +232,7 @@ fn the_plan_round_trips_through_json() {
 fn a_rejected_sweep_value_is_pointed_at_not_its_list() {
     let text = "model base = lenet5\nvariant p = base | prune magnitude { density: [0.5, 1.5] }\nattack f = fgsm\ntransfer base -> p using f\n";
     let ast = parse(text, "t.scn").expect("parses");
-    let d = check(&ast, &MockCatalog).expect_err("refused");
+    let d = check(&ast, &SnapshotCatalog).expect_err("refused");
     let d = d.iter().next().expect("one");
     assert_eq!(&text[d.span.start..d.span.end], "1.5");
     assert_eq!((d.line, d.col), (2, 53));
@@ -264,7 +264,7 @@ fn crlf_files_parse_and_format_to_lf() {
         format(&ast),
         "# header\n\nseed = 1  # one\n\nmodel base = lenet5\nattack f = fgsm\ntransfer base -> base using f\n"
     );
-    assert!(check(&ast, &MockCatalog).is_ok());
+    assert!(check(&ast, &SnapshotCatalog).is_ok());
 }
 
 #[test]

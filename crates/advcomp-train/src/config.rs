@@ -1,5 +1,7 @@
 //! Training hyper-parameters.
 
+use advcomp_params::{Param, ParamType};
+
 use crate::schedule::LrSchedule;
 
 /// The optimiser and its own hyper-parameters.
@@ -89,6 +91,32 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The parameters a model declaration (`model m = lenet5 { … }`) takes,
+    /// declared once: the scenario checker, the catalogue snapshot and the
+    /// docs read this list.
+    pub const PARAMS: &'static [Param] = &[
+        Param::new("epochs", ParamType::COUNT, "passes over the training set"),
+        Param::new("batch_size", ParamType::COUNT, "images per step"),
+        Param::new(
+            "optimizer",
+            ParamType::choice(&["sgd", "adam"]),
+            "the optimiser",
+        ),
+        Param::new("lr", ParamType::POSITIVE, "initial learning rate"),
+        Param::new("momentum", ParamType::from_below(0.0, 1.0), "SGD momentum"),
+        Param::new(
+            "schedule",
+            ParamType::choice(&["constant", "cosine"]),
+            "learning-rate schedule",
+        ),
+        Param::new("weight_decay", ParamType::NON_NEGATIVE, "L2 weight decay"),
+        Param::new(
+            "seed",
+            ParamType::NATURAL,
+            "seeds initialisation and batch order (default: the scenario's)",
+        ),
+    ];
+
     /// Checks the values a user can get wrong, naming the field.
     pub fn validate(&self) -> Result<(), String> {
         if self.epochs == 0 {

@@ -46,7 +46,7 @@ use crate::attack::{Attack, AttackError, Norm};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// Adaptive PGD hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,20 +82,34 @@ impl Default for AdaptivePgdConfig {
 }
 
 impl AttackConfig for AdaptivePgdConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::positive("step_size", self.step_size)?;
-        check::at_least_one("steps", self.steps)?;
-        check::non_negative("detector_weight", self.detector_weight)?;
-        check::within("headroom", self.headroom, 0.0, 1.0)?;
-        if self.headroom >= 1.0 {
-            return Err(ParamError::invalid(
-                "headroom",
-                "must be below 1 (a head-room of 1 leaves no room under any threshold)",
-            ));
-        }
-        check::non_negative("confidence", self.confidence)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new(
+            "step_size",
+            ParamType::POSITIVE,
+            "step size alpha of each signed-gradient step",
+        ),
+        Param::new("steps", ParamType::COUNT, "iterations"),
+        Param::new(
+            "detector_weight",
+            ParamType::NON_NEGATIVE,
+            "weight lambda of the detector's hinge penalty (0: ignore the detector)",
+        ),
+        Param::new(
+            "headroom",
+            ParamType::from_below(0.0, 1.0),
+            "share of every detector threshold the penalty keeps free, in [0,1)",
+        ),
+        Param::new(
+            "confidence",
+            ParamType::NON_NEGATIVE,
+            "logit margin kappa beyond which the classifier term stops pulling",
+        ),
+    ];
 }
 
 /// The adaptive PGD attack.
@@ -223,33 +237,6 @@ impl Attack for AdaptivePgd {
     }
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "epsilon",
-        doc: "L-infinity budget in [0,1] pixel units",
-    },
-    ParamDoc {
-        name: "step_size",
-        doc: "step size alpha of each signed-gradient step",
-    },
-    ParamDoc {
-        name: "steps",
-        doc: "iterations",
-    },
-    ParamDoc {
-        name: "detector_weight",
-        doc: "weight lambda of the detector's hinge penalty (0: ignore the detector)",
-    },
-    ParamDoc {
-        name: "headroom",
-        doc: "share of every detector threshold the penalty keeps free, in [0,1)",
-    },
-    ParamDoc {
-        name: "confidence",
-        doc: "logit margin kappa beyond which the classifier term stops pulling",
-    },
-];
-
 inventory::submit! {
     Registration {
         name: "adaptive_pgd",
@@ -258,7 +245,7 @@ inventory::submit! {
         targeted: true,
         summary: "PGD on the C&W margin plus the detector's hinge penalty: samples that fool the model and pass its detector (the attacker knows the key)",
         paper: "Carlini & Wagner, Adversarial Examples Are Not Easily Detected, AISec 2017; Tramer et al., On Adaptive Attacks to Adversarial Example Defenses, NeurIPS 2020",
-        params: PARAMS,
+        params: AdaptivePgdConfig::PARAMS,
         defaults: registry::defaults_of::<AdaptivePgdConfig>,
         canonical: registry::canonical_of::<AdaptivePgdConfig>,
         version: 2,

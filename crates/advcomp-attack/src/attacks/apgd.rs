@@ -52,7 +52,7 @@ use crate::attack::{Attack, AttackError, Norm};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops::{self, AttackRng};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// APGD hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,11 +81,20 @@ impl Default for ApgdConfig {
 }
 
 impl AttackConfig for ApgdConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::at_least_one("steps", self.steps)?;
-        check::within("rho", self.rho, 0.0, 1.0)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new("steps", ParamType::COUNT, "iterations N"),
+        Param::new(
+            "rho",
+            ParamType::UNIT,
+            "a checkpoint halves the step of samples whose loss rose in at most this share of the steps since the last",
+        ),
+        Param::new("seed", ParamType::NATURAL, "seeds the random start"),
+    ];
 }
 
 /// The loss APGD maximises.
@@ -310,25 +319,6 @@ impl Checkpoints {
     }
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "epsilon",
-        doc: "L-infinity budget in [0,1] pixel units",
-    },
-    ParamDoc {
-        name: "steps",
-        doc: "iterations N",
-    },
-    ParamDoc {
-        name: "rho",
-        doc: "a checkpoint halves the step of samples whose loss rose in at most this share of the steps since the last",
-    },
-    ParamDoc {
-        name: "seed",
-        doc: "seeds the random start",
-    },
-];
-
 inventory::submit! {
     Registration {
         name: "apgd_ce",
@@ -337,7 +327,7 @@ inventory::submit! {
         targeted: true,
         summary: "Auto-PGD on the cross-entropy: momentum steps whose size halves at checkpoints where progress stalls",
         paper: "Croce & Hein, Reliable Evaluation of Adversarial Robustness with an Ensemble of Diverse Parameter-free Attacks, ICML 2020",
-        params: PARAMS,
+        params: ApgdConfig::PARAMS,
         defaults: registry::defaults_of::<ApgdConfig>,
         canonical: registry::canonical_of::<ApgdConfig>,
         version: 1,
@@ -353,7 +343,7 @@ inventory::submit! {
         targeted: true,
         summary: "Auto-PGD on the Difference of Logits Ratio loss (targeted: APGD-T's loss)",
         paper: "Croce & Hein, Reliable Evaluation of Adversarial Robustness with an Ensemble of Diverse Parameter-free Attacks, ICML 2020",
-        params: PARAMS,
+        params: ApgdConfig::PARAMS,
         defaults: registry::defaults_of::<ApgdConfig>,
         canonical: registry::canonical_of::<ApgdConfig>,
         version: 1,

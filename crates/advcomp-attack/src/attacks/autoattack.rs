@@ -29,7 +29,7 @@ use crate::attacks::apgd::{Apgd, ApgdConfig, ApgdLoss};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// AutoAttack hyper-parameters (the standard version's by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,12 +60,25 @@ impl Default for AutoAttackConfig {
 }
 
 impl AttackConfig for AutoAttackConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::at_least_one("steps", self.steps)?;
-        check::at_least_one("target_classes", self.target_classes)?;
-        check::at_least_one("square_queries", self.square_queries)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new("steps", ParamType::COUNT, "iterations of each APGD run"),
+        Param::new(
+            "target_classes",
+            ParamType::COUNT,
+            "target classes of APGD-T (the highest-ranked after the label)",
+        ),
+        Param::new(
+            "square_queries",
+            ParamType::COUNT,
+            "queries per image of the Square part",
+        ),
+        Param::new("seed", ParamType::NATURAL, "seeds every part"),
+    ];
 }
 
 /// The AutoAttack composite.
@@ -200,29 +213,6 @@ impl Attack for AutoAttack {
     }
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "epsilon",
-        doc: "L-infinity budget in [0,1] pixel units",
-    },
-    ParamDoc {
-        name: "steps",
-        doc: "iterations of each APGD run",
-    },
-    ParamDoc {
-        name: "target_classes",
-        doc: "target classes of APGD-T (the highest-ranked after the label)",
-    },
-    ParamDoc {
-        name: "square_queries",
-        doc: "queries per image of the Square part",
-    },
-    ParamDoc {
-        name: "seed",
-        doc: "seeds every part",
-    },
-];
-
 inventory::submit! {
     Registration {
         name: "autoattack",
@@ -231,7 +221,7 @@ inventory::submit! {
         targeted: false,
         summary: "AutoAttack's standard version without FAB-T: APGD-CE, APGD-T over 9 target classes, then Square, each on the images the earlier parts did not fool",
         paper: "Croce & Hein, Reliable Evaluation of Adversarial Robustness with an Ensemble of Diverse Parameter-free Attacks, ICML 2020",
-        params: PARAMS,
+        params: AutoAttackConfig::PARAMS,
         defaults: registry::defaults_of::<AutoAttackConfig>,
         canonical: registry::canonical_of::<AutoAttackConfig>,
         version: 1,

@@ -29,7 +29,7 @@ use crate::attacks::decision::{self, is_adversarial};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops::{self, AttackRng};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// Boundary attack hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,20 +67,43 @@ impl Default for BoundaryConfig {
 }
 
 impl AttackConfig for BoundaryConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::at_least_one("max_queries", self.max_queries)?;
-        check::positive("spherical_step", self.spherical_step)?;
-        check::within("source_step", self.source_step, 0.0, 1.0)?;
-        check::positive("source_step", self.source_step)?;
-        if self.step_adaptation <= 1.0 {
-            return Err(ParamError::invalid(
-                "step_adaptation",
-                format!("must be above 1, got {}", self.step_adaptation),
-            ));
-        }
-        check::at_least_one("update_every", self.update_every)?;
-        check::at_least_one("init_tries", self.init_tries)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "max_queries",
+            ParamType::COUNT,
+            "label queries per image, the starting point's included",
+        ),
+        Param::new(
+            "spherical_step",
+            ParamType::POSITIVE,
+            "initial orthogonal step, as a share of the distance to the clean image",
+        ),
+        Param::new(
+            "source_step",
+            ParamType::SHARE,
+            "initial step towards the clean image, as a share of the distance",
+        ),
+        Param::new(
+            "step_adaptation",
+            ParamType::above(1.0),
+            "factor (> 1) by which the steps grow or shrink",
+        ),
+        Param::new(
+            "update_every",
+            ParamType::COUNT,
+            "steps between step-size updates",
+        ),
+        Param::new(
+            "init_tries",
+            ParamType::COUNT,
+            "random images tried per sample for an adversarial starting point",
+        ),
+        Param::new(
+            "seed",
+            ParamType::NATURAL,
+            "seeds the starting points and the random directions",
+        ),
+    ];
 }
 
 /// The Boundary attack (L2).
@@ -190,37 +213,6 @@ impl Attack for Boundary {
     }
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "max_queries",
-        doc: "label queries per image, the starting point's included",
-    },
-    ParamDoc {
-        name: "spherical_step",
-        doc: "initial orthogonal step, as a share of the distance to the clean image",
-    },
-    ParamDoc {
-        name: "source_step",
-        doc: "initial step towards the clean image, as a share of the distance",
-    },
-    ParamDoc {
-        name: "step_adaptation",
-        doc: "factor (> 1) by which the steps grow or shrink",
-    },
-    ParamDoc {
-        name: "update_every",
-        doc: "steps between step-size updates",
-    },
-    ParamDoc {
-        name: "init_tries",
-        doc: "random images tried per sample for an adversarial starting point",
-    },
-    ParamDoc {
-        name: "seed",
-        doc: "seeds the starting points and the random directions",
-    },
-];
-
 inventory::submit! {
     Registration {
         name: "boundary",
@@ -229,7 +221,7 @@ inventory::submit! {
         targeted: true,
         summary: "label-only: a random walk along the decision boundary that shrinks the distance to the clean image, within a query budget",
         paper: "Brendel, Rauber & Bethge, Decision-Based Adversarial Attacks: Reliable Attacks Against Black-Box Machine Learning Models, ICLR 2018",
-        params: PARAMS,
+        params: BoundaryConfig::PARAMS,
         defaults: registry::defaults_of::<BoundaryConfig>,
         canonical: registry::canonical_of::<BoundaryConfig>,
         version: 1,

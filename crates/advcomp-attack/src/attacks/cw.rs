@@ -25,7 +25,7 @@ use crate::attack::{Attack, AttackError, Norm};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// C&W L2 hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,13 +59,30 @@ impl Default for CwConfig {
 }
 
 impl AttackConfig for CwConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::non_negative("confidence", self.confidence)?;
-        check::positive("learning_rate", self.learning_rate)?;
-        check::at_least_one("binary_search_steps", self.binary_search_steps)?;
-        check::positive("initial_const", self.initial_const)?;
-        check::at_least_one("max_iterations", self.max_iterations)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "confidence",
+            ParamType::NON_NEGATIVE,
+            "kappa: logit margin the adversarial must win by",
+        ),
+        Param::new("learning_rate", ParamType::POSITIVE, "Adam learning rate"),
+        Param::new(
+            "binary_search_steps",
+            ParamType::COUNT,
+            "binary-search steps over the constant c",
+        ),
+        Param::new("initial_const", ParamType::POSITIVE, "starting value of c"),
+        Param::new(
+            "max_iterations",
+            ParamType::COUNT,
+            "Adam iterations per search step",
+        ),
+        Param::new(
+            "abort_early",
+            ParamType::Bool,
+            "stop an optimisation when the loss stalls",
+        ),
+    ];
 }
 
 /// The C&W L2 attack.
@@ -206,14 +223,7 @@ inventory::submit! {
         targeted: true,
         summary: "minimal L2 perturbation by Adam in tanh space with a binary search over the loss weight c",
         paper: "Carlini & Wagner, Towards Evaluating the Robustness of Neural Networks, IEEE S&P 2017",
-        params: &[
-            ParamDoc { name: "confidence", doc: "kappa: logit margin the adversarial must win by" },
-            ParamDoc { name: "learning_rate", doc: "Adam learning rate" },
-            ParamDoc { name: "binary_search_steps", doc: "binary-search steps over the constant c" },
-            ParamDoc { name: "initial_const", doc: "starting value of c" },
-            ParamDoc { name: "max_iterations", doc: "Adam iterations per search step" },
-            ParamDoc { name: "abort_early", doc: "stop an optimisation when the loss stalls" },
-        ],
+        params: CwConfig::PARAMS,
         defaults: registry::defaults_of::<CwConfig>,
         canonical: registry::canonical_of::<CwConfig>,
         version: 1,

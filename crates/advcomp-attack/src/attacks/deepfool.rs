@@ -45,7 +45,7 @@ use crate::attack::{Attack, AttackError, Norm};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// DeepFool hyper-parameters (both norms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,17 +71,19 @@ impl Default for DeepFoolConfig {
 }
 
 impl AttackConfig for DeepFoolConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::at_least_one("steps", self.steps)?;
-        check::non_negative("overshoot", self.overshoot)?;
-        if self.candidates < 2 {
-            return Err(ParamError::invalid(
-                "candidates",
-                "must be at least 2 (the label and one other class)",
-            ));
-        }
-        Ok(())
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new("steps", ParamType::COUNT, "maximum iterations"),
+        Param::new(
+            "overshoot",
+            ParamType::NON_NEGATIVE,
+            "the final perturbation is (1 + overshoot) * r_total",
+        ),
+        Param::new(
+            "candidates",
+            ParamType::Int { min: 2, max: None },
+            "candidate classes, true label included (top classes of the clean image)",
+        ),
+    ];
 }
 
 /// The DeepFool attack in L2 or L∞.
@@ -245,21 +247,6 @@ fn not_robustly_fooled(
     (z_other - z_y).lower_equal(needed).reshape([n])
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "steps",
-        doc: "maximum iterations",
-    },
-    ParamDoc {
-        name: "overshoot",
-        doc: "the final perturbation is (1 + overshoot) * r_total",
-    },
-    ParamDoc {
-        name: "candidates",
-        doc: "candidate classes, true label included (top classes of the clean image)",
-    },
-];
-
 const PAPER: &str = "Moosavi-Dezfooli, Fawzi & Frossard, DeepFool: a simple and accurate method to fool deep neural networks, CVPR 2016";
 
 inventory::submit! {
@@ -270,7 +257,7 @@ inventory::submit! {
         targeted: false,
         summary: "minimal L2 perturbation by stepping to the nearest linearised class boundary",
         paper: PAPER,
-        params: PARAMS,
+        params: DeepFoolConfig::PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
         canonical: registry::canonical_of::<DeepFoolConfig>,
         version: 2, // 2: 1e-4 on the distance, robust stopping margin
@@ -286,7 +273,7 @@ inventory::submit! {
         targeted: false,
         summary: "minimal L-infinity perturbation by stepping to the nearest linearised class boundary",
         paper: PAPER,
-        params: PARAMS,
+        params: DeepFoolConfig::PARAMS,
         defaults: registry::defaults_of::<DeepFoolConfig>,
         canonical: registry::canonical_of::<DeepFoolConfig>,
         version: 2, // 2: 1e-4 on the distance, robust stopping margin

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::Norm;
 use crate::iterative::{Direction, GradientIteration, IterativeAttack};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// FGSM hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,9 +30,11 @@ impl Default for FgsmConfig {
 }
 
 impl AttackConfig for FgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)
-    }
+    const PARAMS: &'static [Param] = &[Param::new(
+        "epsilon",
+        ParamType::UNIT,
+        "L-infinity budget in [0,1] pixel units",
+    )];
 }
 
 impl FgsmConfig {
@@ -51,7 +53,7 @@ inventory::submit! {
         targeted: true,
         summary: "one signed-gradient step of size epsilon",
         paper: "Goodfellow, Shlens & Szegedy, Explaining and Harnessing Adversarial Examples, ICLR 2015",
-        params: &[ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" }],
+        params: FgsmConfig::PARAMS,
         defaults: registry::defaults_of::<FgsmConfig>,
         canonical: registry::canonical_of::<FgsmConfig>,
         version: 1,

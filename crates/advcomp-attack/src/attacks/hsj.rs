@@ -33,7 +33,7 @@ use crate::attacks::decision::{self, is_adversarial};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops::{self, AttackRng};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// Rows per oracle call while estimating a gradient (memory bound).
 const CHUNK: usize = 8192;
@@ -70,13 +70,38 @@ impl Default for HopSkipJumpConfig {
 }
 
 impl AttackConfig for HopSkipJumpConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::at_least_one("max_queries", self.max_queries)?;
-        check::at_least_one("initial_evaluations", self.initial_evaluations)?;
-        check::at_least_one("max_evaluations", self.max_evaluations)?;
-        check::positive("gamma", self.gamma)?;
-        check::at_least_one("init_tries", self.init_tries)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "max_queries",
+            ParamType::COUNT,
+            "label queries per image, the starting point's included",
+        ),
+        Param::new(
+            "initial_evaluations",
+            ParamType::COUNT,
+            "queries of the first gradient estimate B0 (the t-th uses B0 sqrt(t))",
+        ),
+        Param::new(
+            "max_evaluations",
+            ParamType::COUNT,
+            "most queries of one gradient estimate",
+        ),
+        Param::new(
+            "gamma",
+            ParamType::POSITIVE,
+            "binary-search threshold theta = gamma / d^1.5",
+        ),
+        Param::new(
+            "init_tries",
+            ParamType::COUNT,
+            "random images tried per sample for an adversarial starting point",
+        ),
+        Param::new(
+            "seed",
+            ParamType::NATURAL,
+            "seeds the starting points and the random directions",
+        ),
+    ];
 }
 
 /// The HopSkipJump attack (L2).
@@ -219,33 +244,6 @@ impl Attack for HopSkipJump {
     }
 }
 
-const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        name: "max_queries",
-        doc: "label queries per image, the starting point's included",
-    },
-    ParamDoc {
-        name: "initial_evaluations",
-        doc: "queries of the first gradient estimate B0 (the t-th uses B0 sqrt(t))",
-    },
-    ParamDoc {
-        name: "max_evaluations",
-        doc: "most queries of one gradient estimate",
-    },
-    ParamDoc {
-        name: "gamma",
-        doc: "binary-search threshold theta = gamma / d^1.5",
-    },
-    ParamDoc {
-        name: "init_tries",
-        doc: "random images tried per sample for an adversarial starting point",
-    },
-    ParamDoc {
-        name: "seed",
-        doc: "seeds the starting points and the random directions",
-    },
-];
-
 inventory::submit! {
     Registration {
         name: "hop_skip_jump",
@@ -254,7 +252,7 @@ inventory::submit! {
         targeted: true,
         summary: "label-only: walks along the decision boundary with gradient directions estimated from predicted classes alone, within a query budget",
         paper: "Chen, Jordan & Wainwright, HopSkipJumpAttack: A Query-Efficient Decision-Based Adversarial Attack, IEEE S&P 2020",
-        params: PARAMS,
+        params: HopSkipJumpConfig::PARAMS,
         defaults: registry::defaults_of::<HopSkipJumpConfig>,
         canonical: registry::canonical_of::<HopSkipJumpConfig>,
         version: 1,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::Norm;
 use crate::iterative::{Direction, GradientIteration, IterativeAttack};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// I-FGSM / BIM hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,14 +66,24 @@ impl IfgsmConfig {
 }
 
 impl AttackConfig for IfgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::positive("step_size", self.step_size)?;
-        if let Some(steps) = self.steps {
-            check::at_least_one("steps", steps)?;
-        }
-        Ok(())
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new(
+            "step_size",
+            ParamType::POSITIVE,
+            "step alpha per iteration (1/255 = one grey level)",
+        ),
+        Param::new(
+            "steps",
+            ParamType::COUNT,
+            "iterations; null = floor(min(255*eps + 4, 1.25*255*eps))",
+        )
+        .or_null(),
+    ];
 }
 
 inventory::submit! {
@@ -84,11 +94,7 @@ inventory::submit! {
         targeted: true,
         summary: "iterated FGSM steps of one grey level, clipped to the epsilon-ball",
         paper: "Kurakin, Goodfellow & Bengio, Adversarial Examples in the Physical World, ICLR 2017 workshop",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
-            ParamDoc { name: "step_size", doc: "step alpha per iteration (1/255 = one grey level)" },
-            ParamDoc { name: "steps", doc: "iterations; null = floor(min(255*eps + 4, 1.25*255*eps))" },
-        ],
+        params: IfgsmConfig::PARAMS,
         defaults: registry::defaults_of::<IfgsmConfig>,
         canonical: registry::canonical_of::<IfgsmConfig>,
         version: 1,

@@ -29,7 +29,7 @@ use crate::attack::{Attack, AttackError, Norm};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops;
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamError, ParamType, Registration};
 
 /// Score-matrix elements per chunk of samples.
 const CHUNK_ELEMENTS: usize = 1 << 23;
@@ -54,12 +54,25 @@ impl Default for JsmaConfig {
 }
 
 impl AttackConfig for JsmaConfig {
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "theta",
+            ParamType::between(-1.0, 1.0),
+            "change applied to each selected feature (positive: increase)",
+        ),
+        Param::new(
+            "gamma",
+            ParamType::UNIT,
+            "largest share of features that may change",
+        ),
+    ];
+
+    /// `theta` must also not be 0, which its type cannot say.
     fn validate(&self) -> Result<(), ParamError> {
-        check::within("theta", self.theta, -1.0, 1.0)?;
         if self.theta == 0.0 {
             return Err(ParamError::invalid("theta", "must not be 0"));
         }
-        check::within("gamma", self.gamma, 0.0, 1.0)
+        Ok(())
     }
 }
 
@@ -244,10 +257,7 @@ inventory::submit! {
         targeted: true,
         summary: "changes the most salient pairs of features, at most gamma of them (L0)",
         paper: "Papernot, McDaniel, Jha, Fredrikson, Celik & Swami, The Limitations of Deep Learning in Adversarial Settings, IEEE EuroS&P 2016",
-        params: &[
-            ParamDoc { name: "theta", doc: "change applied to each selected feature (positive: increase)" },
-            ParamDoc { name: "gamma", doc: "largest share of features that may change" },
-        ],
+        params: JsmaConfig::PARAMS,
         defaults: registry::defaults_of::<JsmaConfig>,
         canonical: registry::canonical_of::<JsmaConfig>,
         version: 1,

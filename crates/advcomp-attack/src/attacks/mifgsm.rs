@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::Norm;
 use crate::iterative::{Direction, GradientIteration, IterativeAttack};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// MI-FGSM hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,15 +55,21 @@ impl MifgsmConfig {
 }
 
 impl AttackConfig for MifgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::at_least_one("steps", self.steps)?;
-        check::non_negative("decay", self.decay)?;
-        if let Some(alpha) = self.step_size {
-            check::positive("step_size", alpha)?;
-        }
-        Ok(())
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new("steps", ParamType::COUNT, "iterations T"),
+        Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay factor mu"),
+        Param::new(
+            "step_size",
+            ParamType::POSITIVE,
+            "step alpha per iteration; null = epsilon / steps",
+        )
+        .or_null(),
+    ];
 }
 
 inventory::submit! {
@@ -74,12 +80,7 @@ inventory::submit! {
         targeted: true,
         summary: "iterated FGSM with an L1-normalised gradient momentum",
         paper: "Dong, Liao, Pang, Su, Zhu, Hu & Li, Boosting Adversarial Attacks with Momentum, CVPR 2018",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
-            ParamDoc { name: "steps", doc: "iterations T" },
-            ParamDoc { name: "decay", doc: "momentum decay factor mu" },
-            ParamDoc { name: "step_size", doc: "step alpha per iteration; null = epsilon / steps" },
-        ],
+        params: MifgsmConfig::PARAMS,
         defaults: registry::defaults_of::<MifgsmConfig>,
         canonical: registry::canonical_of::<MifgsmConfig>,
         version: 1,

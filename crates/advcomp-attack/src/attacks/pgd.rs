@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::Norm;
 use crate::iterative::{Direction, GradientIteration, IterativeAttack, Start};
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
 
 /// `engine` started at a random point of its ball (seeded by `seed`) when
 /// `random_start`, else at the clean image.
@@ -80,11 +80,21 @@ impl PgdConfig {
 }
 
 impl AttackConfig for PgdConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::positive("step_size", self.step_size)?;
-        check::at_least_one("steps", self.steps)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new("step_size", ParamType::POSITIVE, "step alpha per iteration"),
+        Param::new("steps", ParamType::COUNT, "iterations"),
+        Param::new(
+            "random_start",
+            ParamType::Bool,
+            "start from a uniform random point of the ball",
+        ),
+        Param::new("seed", ParamType::NATURAL, "seeds the random start"),
+    ];
 }
 
 /// PGD L2 hyper-parameters.
@@ -142,13 +152,26 @@ impl PgdL2Config {
 }
 
 impl AttackConfig for PgdL2Config {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::non_negative("epsilon", self.epsilon)?;
-        if let Some(alpha) = self.step_size {
-            check::positive("step_size", alpha)?;
-        }
-        check::at_least_one("steps", self.steps)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::NON_NEGATIVE,
+            "L2 budget in [0,1] pixel units",
+        ),
+        Param::new(
+            "step_size",
+            ParamType::POSITIVE,
+            "step alpha per iteration; null = 2.5 * epsilon / steps",
+        )
+        .or_null(),
+        Param::new("steps", ParamType::COUNT, "iterations"),
+        Param::new(
+            "random_start",
+            ParamType::Bool,
+            "start from a uniform random point of the ball",
+        ),
+        Param::new("seed", ParamType::NATURAL, "seeds the random start"),
+    ];
 }
 
 /// IFGM hyper-parameters: the iterative L2 fast gradient method, one of
@@ -179,9 +202,20 @@ impl Default for IfgmConfig {
 }
 
 impl AttackConfig for IfgmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        self.as_pgd().validate()
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::NON_NEGATIVE,
+            "L2 budget in [0,1] pixel units",
+        ),
+        Param::new(
+            "step_size",
+            ParamType::POSITIVE,
+            "step alpha per iteration; null = 2.5 * epsilon / steps",
+        )
+        .or_null(),
+        Param::new("steps", ParamType::COUNT, "iterations"),
+    ];
 }
 
 impl IfgmConfig {
@@ -205,13 +239,7 @@ inventory::submit! {
         targeted: true,
         summary: "projected signed-gradient ascent from a random start in the L-infinity ball",
         paper: "Madry, Makelov, Schmidt, Tsipras & Vladu, Towards Deep Learning Models Resistant to Adversarial Attacks, ICLR 2018",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
-            ParamDoc { name: "step_size", doc: "step alpha per iteration" },
-            ParamDoc { name: "steps", doc: "iterations" },
-            ParamDoc { name: "random_start", doc: "start from a uniform random point of the ball" },
-            ParamDoc { name: "seed", doc: "seeds the random start" },
-        ],
+        params: PgdConfig::PARAMS,
         defaults: registry::defaults_of::<PgdConfig>,
         canonical: registry::canonical_of::<PgdConfig>,
         version: 1,
@@ -227,13 +255,7 @@ inventory::submit! {
         targeted: true,
         summary: "projected normalised-gradient ascent from a random start in the L2 ball",
         paper: "Madry, Makelov, Schmidt, Tsipras & Vladu, Towards Deep Learning Models Resistant to Adversarial Attacks, ICLR 2018",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L2 budget in [0,1] pixel units" },
-            ParamDoc { name: "step_size", doc: "step alpha per iteration; null = 2.5 * epsilon / steps" },
-            ParamDoc { name: "steps", doc: "iterations" },
-            ParamDoc { name: "random_start", doc: "start from a uniform random point of the ball" },
-            ParamDoc { name: "seed", doc: "seeds the random start" },
-        ],
+        params: PgdL2Config::PARAMS,
         defaults: registry::defaults_of::<PgdL2Config>,
         canonical: registry::canonical_of::<PgdL2Config>,
         version: 1,
@@ -249,11 +271,7 @@ inventory::submit! {
         targeted: true,
         summary: "iterative L2-normalised gradient steps from the clean image, projected into the L2 ball",
         paper: "Kurakin, Goodfellow & Bengio, Adversarial Examples in the Physical World, ICLR 2017 workshop (L2 variant, as used by Zhao et al., SysML 2019)",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L2 budget in [0,1] pixel units" },
-            ParamDoc { name: "step_size", doc: "step alpha per iteration; null = 2.5 * epsilon / steps" },
-            ParamDoc { name: "steps", doc: "iterations" },
-        ],
+        params: IfgmConfig::PARAMS,
         defaults: registry::defaults_of::<IfgmConfig>,
         canonical: registry::canonical_of::<IfgmConfig>,
         version: 1,

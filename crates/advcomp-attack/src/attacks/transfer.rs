@@ -38,7 +38,7 @@ use crate::attack::Norm;
 use crate::iterative::{
     Direction, Diversity, GradientIteration, IterativeAttack, Smoothing, Variance,
 };
-use crate::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use crate::registry::{self, AttackConfig, Param, ParamError, ParamType, Registration};
 
 /// The budget every transfer attack shares.
 fn default_engine(
@@ -61,37 +61,19 @@ fn default_engine(
     )
 }
 
-/// Checks of the budget every transfer attack shares.
-fn check_budget(
-    epsilon: f64,
-    steps: usize,
-    step_size: Option<f64>,
-    decay: f64,
-) -> Result<(), ParamError> {
-    check::within("epsilon", epsilon, 0.0, 1.0)?;
-    check::at_least_one("steps", steps)?;
-    if let Some(alpha) = step_size {
-        check::positive("step_size", alpha)?;
-    }
-    check::non_negative("decay", decay)
-}
-
-const EPSILON: ParamDoc = ParamDoc {
-    name: "epsilon",
-    doc: "L-infinity budget in [0,1] pixel units",
-};
-const STEPS: ParamDoc = ParamDoc {
-    name: "steps",
-    doc: "iterations T",
-};
-const STEP_SIZE: ParamDoc = ParamDoc {
-    name: "step_size",
-    doc: "step alpha per iteration; null = epsilon / steps",
-};
-const SEED: ParamDoc = ParamDoc {
-    name: "seed",
-    doc: "seeds the random draws",
-};
+const EPSILON: Param = Param::new(
+    "epsilon",
+    ParamType::UNIT,
+    "L-infinity budget in [0,1] pixel units",
+);
+const STEPS: Param = Param::new("steps", ParamType::COUNT, "iterations T");
+const STEP_SIZE: Param = Param::new(
+    "step_size",
+    ParamType::POSITIVE,
+    "step alpha per iteration; null = epsilon / steps",
+)
+.or_null();
+const SEED: Param = Param::new("seed", ParamType::NATURAL, "seeds the random draws");
 
 /// DI-FGSM hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,17 +125,27 @@ impl DiFgsmConfig {
 }
 
 impl AttackConfig for DiFgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check_budget(self.epsilon, self.steps, self.step_size, self.decay)?;
-        check::within("probability", self.probability, 0.0, 1.0)?;
-        if !(self.resize_rate > 0.0 && self.resize_rate < 1.0) {
-            return Err(ParamError::invalid(
-                "resize_rate",
-                format!("must be in (0, 1), got {}", self.resize_rate),
-            ));
-        }
-        Ok(())
-    }
+    const PARAMS: &'static [Param] = &[
+        EPSILON,
+        STEPS,
+        STEP_SIZE,
+        Param::new(
+            "decay",
+            ParamType::NON_NEGATIVE,
+            "momentum decay mu; 0 = DI2-FGSM, 1 = M-DI2-FGSM",
+        ),
+        Param::new(
+            "probability",
+            ParamType::UNIT,
+            "probability of transforming the input at each gradient",
+        ),
+        Param::new(
+            "resize_rate",
+            ParamType::strictly_between(0.0, 1.0),
+            "smallest resized side as a share of the image side, in (0, 1)",
+        ),
+        SEED,
+    ];
 }
 
 /// TI-FGSM hyper-parameters.
@@ -202,15 +194,36 @@ impl TiFgsmConfig {
 }
 
 impl AttackConfig for TiFgsmConfig {
+    const PARAMS: &'static [Param] = &[
+        EPSILON,
+        STEPS,
+        STEP_SIZE,
+        Param::new(
+            "decay",
+            ParamType::NON_NEGATIVE,
+            "momentum decay mu; 0 = TI-FGSM, 1 = TI-MI-FGSM",
+        ),
+        Param::new(
+            "kernel_size",
+            ParamType::int(1, 63),
+            "side of the Gaussian kernel, odd (15 is the paper's, for 299-pixel images)",
+        ),
+        Param::new(
+            "nsig",
+            ParamType::POSITIVE,
+            "the kernel spans +-nsig standard deviations",
+        ),
+    ];
+
+    /// `kernel_size` must also be odd, which its type cannot say.
     fn validate(&self) -> Result<(), ParamError> {
-        check_budget(self.epsilon, self.steps, self.step_size, self.decay)?;
-        if self.kernel_size.is_multiple_of(2) || self.kernel_size > 63 {
+        if self.kernel_size.is_multiple_of(2) {
             return Err(ParamError::invalid(
                 "kernel_size",
-                format!("must be odd and at most 63, got {}", self.kernel_size),
+                format!("must be odd, got {}", self.kernel_size),
             ));
         }
-        check::positive("nsig", self.nsig)
+        Ok(())
     }
 }
 
@@ -250,9 +263,12 @@ impl NiFgsmConfig {
 }
 
 impl AttackConfig for NiFgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check_budget(self.epsilon, self.steps, self.step_size, self.decay)
-    }
+    const PARAMS: &'static [Param] = &[
+        EPSILON,
+        STEPS,
+        STEP_SIZE,
+        Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay mu"),
+    ];
 }
 
 /// VMI-FGSM hyper-parameters.
@@ -305,11 +321,23 @@ impl VmiFgsmConfig {
 }
 
 impl AttackConfig for VmiFgsmConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check_budget(self.epsilon, self.steps, self.step_size, self.decay)?;
-        check::at_least_one("samples", self.samples)?;
-        check::positive("bound", self.bound)
-    }
+    const PARAMS: &'static [Param] = &[
+        EPSILON,
+        STEPS,
+        STEP_SIZE,
+        Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay mu"),
+        Param::new(
+            "samples",
+            ParamType::COUNT,
+            "neighbours N sampled per step (each costs one gradient per image)",
+        ),
+        Param::new(
+            "bound",
+            ParamType::POSITIVE,
+            "neighbourhood radius as a multiple beta of epsilon",
+        ),
+        SEED,
+    ];
 }
 
 inventory::submit! {
@@ -320,15 +348,7 @@ inventory::submit! {
         targeted: true,
         summary: "iterated FGSM whose gradients go through a random resize-and-pad of the input (input diversity)",
         paper: "Xie, Zhang, Zhou, Bai, Wang, Ren & Yuille, Improving Transferability of Adversarial Examples with Input Diversity, CVPR 2019",
-        params: &[
-            EPSILON,
-            STEPS,
-            STEP_SIZE,
-            ParamDoc { name: "decay", doc: "momentum decay mu; 0 = DI2-FGSM, 1 = M-DI2-FGSM" },
-            ParamDoc { name: "probability", doc: "probability of transforming the input at each gradient" },
-            ParamDoc { name: "resize_rate", doc: "smallest resized side as a share of the image side, in (0, 1)" },
-            SEED,
-        ],
+        params: DiFgsmConfig::PARAMS,
         defaults: registry::defaults_of::<DiFgsmConfig>,
         canonical: registry::canonical_of::<DiFgsmConfig>,
         version: 1,
@@ -344,14 +364,7 @@ inventory::submit! {
         targeted: true,
         summary: "iterated FGSM on the gradient smoothed by a Gaussian kernel (translation invariance)",
         paper: "Dong, Pang, Su & Zhu, Evading Defenses to Transferable Adversarial Examples by Translation-Invariant Attacks, CVPR 2019",
-        params: &[
-            EPSILON,
-            STEPS,
-            STEP_SIZE,
-            ParamDoc { name: "decay", doc: "momentum decay mu; 0 = TI-FGSM, 1 = TI-MI-FGSM" },
-            ParamDoc { name: "kernel_size", doc: "side of the Gaussian kernel, odd (15 is the paper's, for 299-pixel images)" },
-            ParamDoc { name: "nsig", doc: "the kernel spans +-nsig standard deviations" },
-        ],
+        params: TiFgsmConfig::PARAMS,
         defaults: registry::defaults_of::<TiFgsmConfig>,
         canonical: registry::canonical_of::<TiFgsmConfig>,
         version: 1,
@@ -367,12 +380,7 @@ inventory::submit! {
         targeted: true,
         summary: "MI-FGSM with the gradient taken at the Nesterov look-ahead point",
         paper: "Lin, Song, He, Wang & Hopcroft, Nesterov Accelerated Gradient and Scale Invariance for Adversarial Attacks, ICLR 2020",
-        params: &[
-            EPSILON,
-            STEPS,
-            STEP_SIZE,
-            ParamDoc { name: "decay", doc: "momentum decay mu" },
-        ],
+        params: NiFgsmConfig::PARAMS,
         defaults: registry::defaults_of::<NiFgsmConfig>,
         canonical: registry::canonical_of::<NiFgsmConfig>,
         version: 1,
@@ -388,15 +396,7 @@ inventory::submit! {
         targeted: true,
         summary: "MI-FGSM whose gradient is corrected by the gradient variance over random neighbours",
         paper: "Wang & He, Enhancing the Transferability of Adversarial Attacks through Variance Tuning, CVPR 2021",
-        params: &[
-            EPSILON,
-            STEPS,
-            STEP_SIZE,
-            ParamDoc { name: "decay", doc: "momentum decay mu" },
-            ParamDoc { name: "samples", doc: "neighbours N sampled per step (each costs one gradient per image)" },
-            ParamDoc { name: "bound", doc: "neighbourhood radius as a multiple beta of epsilon" },
-            SEED,
-        ],
+        params: VmiFgsmConfig::PARAMS,
         defaults: registry::defaults_of::<VmiFgsmConfig>,
         canonical: registry::canonical_of::<VmiFgsmConfig>,
         version: 1,

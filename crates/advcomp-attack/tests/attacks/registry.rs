@@ -1,5 +1,7 @@
 //! Finding and building attacks by name; parameter errors name the field.
 
+use std::collections::BTreeSet;
+
 use advcomp_attack::attacks::{IfgsmConfig, PgdConfig};
 use advcomp_attack::registry::{self, ParamError, RegistryError};
 use serde_json::json;
@@ -102,7 +104,8 @@ fn an_unknown_parameter_is_named_with_a_suggestion() {
         err,
         ParamError::Unknown {
             field: "epsilonn".into(),
-            known: ["epsilon", "random_start", "seed", "step_size", "steps"]
+            // In declaration order.
+            known: ["epsilon", "step_size", "steps", "random_start", "seed"]
                 .map(String::from)
                 .to_vec(),
             suggestion: Some("epsilon".into()),
@@ -126,7 +129,10 @@ fn an_ill_typed_parameter_is_named() {
         panic!("{err:?}")
     };
     assert_eq!(field, "steps");
-    assert!(message.contains("invalid type"), "{message}");
+    assert_eq!(
+        message, "must be an integer >= 1, found the string \"many\"",
+        "{message}"
+    );
     assert!(err.to_string().starts_with("parameter `steps`: "), "{err}");
 
     let err = param_error("cw_l2", json!({ "abort_early": 1 }));
@@ -227,6 +233,125 @@ fn every_registration_documents_exactly_its_parameters() {
         // The defaults build the attack.
         r.build(&defaults)
             .unwrap_or_else(|e| panic!("{}: {e}", r.name));
+    }
+}
+
+/// `PARAMS` is the one declaration of a configuration's fields: each
+/// field exactly once, and the defaults pass its checks.
+#[test]
+fn every_registration_declares_each_field_once_and_accepts_its_defaults() {
+    for r in registry::registrations() {
+        let defaults = (r.defaults)();
+        let map = defaults.as_object().unwrap();
+        let keys: BTreeSet<&str> = map.keys().map(String::as_str).collect();
+        let declared: BTreeSet<&str> = r.params.iter().map(|p| p.name).collect();
+        assert_eq!(declared.len(), r.params.len(), "{}: a name twice", r.name);
+        assert_eq!(keys, declared, "{}", r.name);
+        advcomp_params::check(r.params, map).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+        assert!(
+            r.params.iter().all(|p| !p.doc.is_empty()),
+            "{}: an undocumented parameter",
+            r.name
+        );
+    }
+}
+
+#[test]
+fn values_are_checked_against_the_declared_ranges() {
+    for (name, params, field, message) in [
+        (
+            "fgsm",
+            json!({ "epsilon": 1.5 }),
+            "epsilon",
+            "must be a number in [0, 1], found `1.5`",
+        ),
+        (
+            "pgd",
+            json!({ "steps": 2.5 }),
+            "steps",
+            "must be an integer >= 1, found `2.5`",
+        ),
+        (
+            "pgd",
+            json!({ "seed": -1 }),
+            "seed",
+            "must be an integer >= 0, found `-1`",
+        ),
+        (
+            "pgd",
+            json!({ "random_start": "yes" }),
+            "random_start",
+            "must be `true` or `false`, found the string \"yes\"",
+        ),
+        (
+            "pgd",
+            json!({ "step_size": null }),
+            "step_size",
+            "must be a number > 0, found null",
+        ),
+        (
+            "boundary",
+            json!({ "step_adaptation": 1 }),
+            "step_adaptation",
+            "must be a number > 1, found `1`",
+        ),
+        (
+            "boundary",
+            json!({ "source_step": 0 }),
+            "source_step",
+            "must be a number in (0, 1], found `0`",
+        ),
+        (
+            "tifgsm",
+            json!({ "kernel_size": 65 }),
+            "kernel_size",
+            "must be an integer in [1, 63], found `65`",
+        ),
+        (
+            "tifgsm",
+            json!({ "kernel_size": 4 }),
+            "kernel_size",
+            "must be odd, got 4",
+        ),
+        (
+            "difgsm",
+            json!({ "resize_rate": 1 }),
+            "resize_rate",
+            "must be a number in (0, 1), found `1`",
+        ),
+        (
+            "adaptive_pgd",
+            json!({ "headroom": 1 }),
+            "headroom",
+            "must be a number in [0, 1), found `1`",
+        ),
+        (
+            "deepfool",
+            json!({ "candidates": 1 }),
+            "candidates",
+            "must be an integer >= 2, found `1`",
+        ),
+        (
+            "jsma",
+            json!({ "theta": -1.5 }),
+            "theta",
+            "must be a number in [-1, 1], found `-1.5`",
+        ),
+    ] {
+        assert_eq!(
+            param_error(name, params.clone()),
+            ParamError::invalid(field, message),
+            "{name} {params}"
+        );
+    }
+    // `null` means "computed from the others" where the doc says so.
+    for (name, field) in [
+        ("ifgsm", "steps"),
+        ("mifgsm", "step_size"),
+        ("pgd_l2", "step_size"),
+    ] {
+        registry::build(name, &json!({ field: null }))
+            .unwrap_or_else(|e| panic!("{name}.{field}: {e}"));
     }
 }
 

@@ -217,7 +217,13 @@ fn list() -> Result<()> {
         )?;
         outln!("    {}", reg.paper)?;
         for p in reg.describe() {
-            outln!("    {:<22} {:<12} {}", p.name, p.default.to_string(), p.doc)?;
+            outln!(
+                "    {:<22} {:<12} {} ({})",
+                p.name,
+                p.default.to_string(),
+                p.doc,
+                p.ty
+            )?;
         }
         outln!()?;
     }

@@ -246,7 +246,7 @@ fn integer_bits_set_one_split_for_every_layer() {
     )
     .and_then(|s| s.validate().map(|_| s))
     .unwrap_err();
-    assert_eq!(err.field.as_deref(), Some("weight_int_bits"), "{err}");
+    assert_eq!(err.field(), Some("weight_int_bits"), "{err}");
 }
 
 /// ReLU outputs are never negative: at 2 bits a signed activation is 0 or

@@ -30,7 +30,7 @@
 
 use advcomp_attack::goal::Goal;
 use advcomp_attack::ops::{self, AttackRng};
-use advcomp_attack::registry::{self, AttackConfig, ParamDoc, ParamError, Registration, check};
+use advcomp_attack::registry::{self, AttackConfig, Param, ParamType, Registration};
 use advcomp_attack::{Attack, AttackContext, AttackError, Norm};
 use burn::Tensor;
 use burn::tensor::{Bool, Device, Int, TensorData};
@@ -62,12 +62,28 @@ impl Default for SquareConfig {
 }
 
 impl AttackConfig for SquareConfig {
-    fn validate(&self) -> Result<(), ParamError> {
-        check::within("epsilon", self.epsilon, 0.0, 1.0)?;
-        check::at_least_one("max_queries", self.max_queries)?;
-        check::within("p_init", self.p_init, 0.0, 1.0)?;
-        check::positive("p_init", self.p_init)
-    }
+    const PARAMS: &'static [Param] = &[
+        Param::new(
+            "epsilon",
+            ParamType::UNIT,
+            "L-infinity budget in [0,1] pixel units",
+        ),
+        Param::new(
+            "max_queries",
+            ParamType::COUNT,
+            "queries per image, the initial one included",
+        ),
+        Param::new(
+            "p_init",
+            ParamType::SHARE,
+            "initial share of the image a window covers (halved on the paper's schedule)",
+        ),
+        Param::new(
+            "seed",
+            ParamType::NATURAL,
+            "seeds the stripes, windows and signs",
+        ),
+    ];
 }
 
 /// The window share at iteration `iteration` of `budget`: the paper's
@@ -226,12 +242,7 @@ advcomp_attack::inventory::submit! {
         targeted: true,
         summary: "score-based random search over square windows of +-epsilon (no gradients)",
         paper: "Andriushchenko, Croce, Flammarion & Hein, Square Attack: a query-efficient black-box adversarial attack via random search, ECCV 2020",
-        params: &[
-            ParamDoc { name: "epsilon", doc: "L-infinity budget in [0,1] pixel units" },
-            ParamDoc { name: "max_queries", doc: "queries per image, the initial one included" },
-            ParamDoc { name: "p_init", doc: "initial share of the image a window covers (halved on the paper's schedule)" },
-            ParamDoc { name: "seed", doc: "seeds the stripes, windows and signs" },
-        ],
+        params: SquareConfig::PARAMS,
         defaults: registry::defaults_of::<SquareConfig>,
         canonical: registry::canonical_of::<SquareConfig>,
         // 2: the framework now confines the output to the ε-ball, which moves
@@ -243,7 +254,38 @@ advcomp_attack::inventory::submit! {
 
 #[cfg(test)]
 mod tests {
+    use advcomp_attack::registry::ParamError;
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn the_declared_parameters_are_the_configurations_fields() {
+        let reg = registry::find("square").expect("the plugin registers itself");
+        let defaults = (reg.defaults)();
+        let mut keys: Vec<&str> = defaults
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut declared: Vec<&str> = reg.params.iter().map(|p| p.name).collect();
+        keys.sort_unstable();
+        declared.sort_unstable();
+        let distinct = declared.len();
+        declared.dedup();
+        assert_eq!(declared.len(), distinct, "a parameter declared twice");
+        assert_eq!(keys, declared);
+        // The defaults pass the declared checks (and `validate`).
+        assert_eq!(
+            registry::parse::<SquareConfig>(&defaults).unwrap(),
+            SquareConfig::default()
+        );
+        assert_eq!(
+            registry::parse::<SquareConfig>(&json!({ "p_init": 0 })).unwrap_err(),
+            ParamError::invalid("p_init", "must be a number in (0, 1], found `0`")
+        );
+    }
 
     #[test]
     fn the_window_share_follows_the_papers_schedule() {
