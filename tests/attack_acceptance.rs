@@ -94,7 +94,10 @@ fn attacks_on_the_readme_lenet5() {
         ));
         summaries.push(s);
     }
-    insta::assert_snapshot!(table);
+    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
+    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
+        insta::assert_snapshot!(table);
+    });
 
     let [fgsm, ifgsm, pgd, deepfool, cw] = &summaries[..] else {
         unreachable!("five runs");

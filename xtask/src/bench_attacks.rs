@@ -10,8 +10,8 @@ use advcomp_data::DatasetKind;
 use advcomp_train::{Limits, batch};
 use serde_json::{Value, json};
 
-// Link the plugin so that it registers.
-use advcomp_square as _;
+// Link the plugins so that they register.
+use advcomp_plugins as _;
 
 #[derive(clap::Args)]
 pub struct BenchAttacksArgs {

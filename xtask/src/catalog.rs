@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use advcomp_runner::Registries;
 
 // Plugins register in the catalogue as they do in the binary.
-use advcomp_square as _;
+use advcomp_plugins as _;
 
 #[derive(clap::Args)]
 pub struct CatalogArgs {

@@ -2,8 +2,9 @@
 //! versions. This binary only wires the library crates together; see
 //! `docs/architecture.md` for where each piece lives.
 
-// Linking an attack plugin is all it takes to register it (docs/plugins.md).
-use advcomp_square as _;
+// Every plugin crate under crates/plugins/ registers through this one link
+// (docs/plugins.md).
+use advcomp_plugins as _;
 
 mod cli;
 mod commands;

@@ -13,7 +13,7 @@ use advcomp_scenario::SnapshotCatalog;
 use advcomp_scenario::{Catalog, Kind, check, parse};
 
 // The binary's plugins register in the real catalogue.
-use advcomp_square as _;
+use advcomp_plugins as _;
 
 const KINDS: [Kind; 6] = [
     Kind::Architecture,

@@ -1,0 +1,50 @@
+//! Every plugin crate, linked.
+//!
+//! advcomp's components register themselves with `inventory` (attacks today:
+//! `advcomp_attack::Registration`), and a registration exists only in a
+//! binary that links its crate. This crate links every crate named in its
+//! manifest's `[dependencies]` (its build script writes the `use … as _;`
+//! lines), so the CLI, `xtask` and the tests link one crate — this one —
+//! and a new plugin is added by one line in `crates/advcomp-plugins/Cargo.toml`,
+//! without editing any other advcomp crate. See `docs/plugins.md`.
+//!
+//! A binary links the plugins with `use advcomp_plugins as _;`.
+
+include!(concat!(env!("OUT_DIR"), "/linked.rs"));
+
+#[cfg(test)]
+mod tests {
+    use super::LINKED;
+
+    /// Every crate under `crates/plugins/` is in the manifest: a plugin
+    /// that is written but not listed would be silently missing from the
+    /// binary.
+    #[test]
+    fn every_plugin_crate_is_linked() {
+        let plugins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&plugins)
+            .expect("crates/plugins is readable")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("Cargo.toml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut linked: Vec<String> = LINKED.iter().map(|s| s.to_string()).collect();
+        linked.sort();
+        assert_eq!(
+            linked, on_disk,
+            "crates/plugins/* and the [dependencies] of crates/advcomp-plugins/Cargo.toml must list the same crates"
+        );
+    }
+
+    /// What linking brings in: every registry entry a plugin adds is found
+    /// (the attack registry lists the Square plugin's attack).
+    #[test]
+    fn the_plugins_registrations_are_present() {
+        let names: Vec<&str> = advcomp_attack::registrations()
+            .iter()
+            .map(|r| r.name)
+            .collect();
+        assert!(names.contains(&"square"), "{names:?}");
+    }
+}
