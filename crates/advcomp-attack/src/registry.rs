@@ -22,6 +22,14 @@ use crate::attack::{Attack, Norm};
 
 pub use advcomp_params::{Param, ParamError, ParamType, nearest};
 
+/// The L∞ budget, as every L∞ attack declares it (the built-in ones and
+/// plugins alike, so `--list` and the catalogue say it one way).
+pub const LINF_EPSILON: Param = Param::new(
+    "epsilon",
+    ParamType::UNIT,
+    "L-infinity budget in [0,1] pixel units",
+);
+
 /// A parameter with its default, as [`Registration::describe`] lists them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParamListing {
@@ -95,6 +103,46 @@ impl Registration {
             attack: self.name.to_string(),
             source,
         })
+    }
+
+    /// What is wrong with this registration, empty if nothing: `params`
+    /// must declare each field of the configuration exactly once, with a
+    /// doc; the defaults must pass the declaration and build the attack; the
+    /// summary and paper must be given. Tests run it over every linked
+    /// registration (built-in ones in this crate, plugins in
+    /// `advcomp-plugins`).
+    pub fn declaration_problems(&self) -> Vec<String> {
+        let defaults = (self.defaults)();
+        let Some(map) = defaults.as_object() else {
+            return vec![format!("the defaults are not a map: {defaults}")];
+        };
+        let mut problems = Vec::new();
+        let mut declared: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        declared.sort_unstable();
+        if declared.windows(2).any(|w| w[0] == w[1]) {
+            problems.push(format!("a parameter is declared twice: {declared:?}"));
+        }
+        declared.dedup();
+        let mut fields: Vec<&str> = map.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        if declared != fields {
+            problems.push(format!(
+                "declares {declared:?} but the configuration has {fields:?}"
+            ));
+        }
+        if let Err(e) = advcomp_params::check(self.params, map) {
+            problems.push(format!("the defaults fail the declaration: {e}"));
+        }
+        for p in self.params.iter().filter(|p| p.doc.is_empty()) {
+            problems.push(format!("`{}` has no doc", p.name));
+        }
+        if self.summary.is_empty() || self.paper.is_empty() {
+            problems.push("no summary or no paper".into());
+        }
+        if let Err(e) = self.build(&defaults) {
+            problems.push(format!("the defaults do not build: {e}"));
+        }
+        problems
     }
 
     fn answers_to(&self, key: &str) -> bool {
@@ -291,5 +339,82 @@ fn describe_value(v: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Array(_) => "a list".into(),
         Value::Object(_) => "a map".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct TwoFields {
+        epsilon: f64,
+        steps: usize,
+    }
+
+    // The defaults are 0 and 0.
+    impl AttackConfig for TwoFields {
+        const PARAMS: &'static [Param] = &[
+            Param::new("epsilon", ParamType::UNIT, "budget"),
+            Param::new("steps", ParamType::NATURAL, "iterations"),
+        ];
+    }
+
+    fn registration(params: &'static [Param]) -> Registration {
+        Registration {
+            name: "two_fields",
+            aliases: &[],
+            norm: Norm::Linf,
+            targeted: false,
+            summary: "a test configuration",
+            paper: "none",
+            params,
+            defaults: defaults_of::<TwoFields>,
+            canonical: canonical_of::<TwoFields>,
+            build: |p| {
+                parse::<TwoFields>(p)?;
+                Ok(Box::new(crate::IterativeAttack::new(
+                    "two_fields",
+                    crate::attacks::FgsmConfig::default().engine(),
+                )))
+            },
+            version: 1,
+        }
+    }
+
+    /// The check every linked registration is held to finds each kind of
+    /// mistake: a field left undeclared, a name declared twice, a default
+    /// outside its declared range.
+    #[test]
+    fn declaration_problems_are_found() {
+        const MISSING: &[Param] = &[Param::new("epsilon", ParamType::UNIT, "budget")];
+        const TWICE: &[Param] = &[
+            Param::new("epsilon", ParamType::UNIT, "budget"),
+            Param::new("steps", ParamType::NATURAL, "iterations"),
+            Param::new("steps", ParamType::NATURAL, "iterations"),
+        ];
+        const DEFAULT_OUT_OF_RANGE: &[Param] = &[
+            Param::new("epsilon", ParamType::SHARE, "budget"),
+            Param::new("steps", ParamType::NATURAL, "iterations"),
+        ];
+        assert!(
+            registration(TwoFields::PARAMS)
+                .declaration_problems()
+                .is_empty()
+        );
+        for (params, expected) in [
+            (MISSING, "but the configuration has"),
+            (TWICE, "declared twice"),
+            (DEFAULT_OUT_OF_RANGE, "the defaults fail the declaration"),
+        ] {
+            let problems = registration(params).declaration_problems();
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:?}"
+            );
+        }
     }
 }

@@ -39,7 +39,8 @@ const KEYED_PARAMS: &[Param] = &[
         "key",
         ParamType::Text,
         "the secret passphrase that keys the defence (never shown)",
-    ),
+    )
+    .secret(),
     Param::new(
         "key_seed",
         ParamType::NATURAL,
@@ -86,9 +87,10 @@ pub fn forwards_to_attack(name: &str) -> bool {
 }
 
 /// Whether parameter `param` of the canonical defence `name` is a secret
-/// (a passphrase) that must never be displayed, logged or stored.
+/// (a passphrase) that must never be displayed, logged or stored: what its
+/// declaration says ([`Param::secret`]).
 pub fn is_secret(name: &str, param: &str) -> bool {
-    param == "key" && matches!(canonical(name), Some("taboo" | "sitatapatra"))
+    params_of(name).is_some_and(|all| all.iter().any(|p| p.name == param && p.secret))
 }
 
 /// Other names of each defence: `taboo_trap` is the Taboo Trap's registry
@@ -543,6 +545,65 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains(&Key::from_passphrase("hunter2").id()));
+    }
+
+    /// A passphrase that is not a valid one is refused without being
+    /// quoted: the error names the field, never the value.
+    #[test]
+    fn a_bad_key_is_refused_without_being_shown() {
+        for bad in [json!(987654321), json!(""), json!(["hunter2"])] {
+            let e =
+                DefenceSpec::from_params("taboo", &map(json!({ "key": bad.clone() }))).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("key"), "{bad}");
+            for shown in ["987654321", "hunter2"] {
+                assert!(!e.message.contains(shown), "{}", e.message);
+            }
+        }
+        assert!(is_secret("taboo", "key") && is_secret("Sitatapatra", "key"));
+        assert!(!is_secret("taboo", "key_seed") && !is_secret("adversarial", "key"));
+    }
+
+    /// Each keyed defence declares exactly its configuration's fields, so
+    /// `config` never meets a declared name the struct lacks.
+    #[test]
+    fn declarations_are_the_configurations_fields() {
+        fn fields<T: Default + serde::Serialize>() -> Vec<String> {
+            let mut all: Vec<String> = serde_json::to_value(T::default())
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            all.sort();
+            all
+        }
+        fn names(params: &[Param]) -> Vec<String> {
+            let mut all: Vec<String> = params.iter().map(|p| p.name.to_string()).collect();
+            all.sort();
+            all
+        }
+        assert_eq!(
+            names(crate::TabooConfig::PARAMS),
+            fields::<crate::TabooConfig>()
+        );
+        assert_eq!(
+            names(crate::SitatapatraConfig::PARAMS),
+            fields::<crate::SitatapatraConfig>()
+        );
+        // The defaults pass their own declarations.
+        for (params, defaults) in [
+            (
+                crate::TabooConfig::PARAMS,
+                serde_json::to_value(crate::TabooConfig::default()).unwrap(),
+            ),
+            (
+                crate::SitatapatraConfig::PARAMS,
+                serde_json::to_value(crate::SitatapatraConfig::default()).unwrap(),
+            ),
+        ] {
+            advcomp_params::check(params, defaults.as_object().unwrap()).unwrap();
+        }
     }
 
     #[test]

@@ -34,8 +34,16 @@ impl Param {
         if fits(self.ty, value) {
             Ok(())
         } else {
-            let mut message = format!("must be {}, found {}", self.ty, describe(value));
-            if let (ParamType::Choice { choices }, Some(word)) = (self.ty, value.as_str())
+            let mut message = if self.secret {
+                format!(
+                    "must be {} (the value given is secret and not shown)",
+                    self.ty
+                )
+            } else {
+                format!("must be {}, found {}", self.ty, describe(value))
+            };
+            if !self.secret
+                && let (ParamType::Choice { choices }, Some(word)) = (self.ty, value.as_str())
                 && let Some(best) = nearest(word, choices.iter().copied())
             {
                 message.push_str(&format!(" (did you mean `{best}`?)"));
@@ -205,6 +213,36 @@ mod tests {
                 Err(ParamError::invalid(field, message)),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn every_type_accepts_its_example() {
+        for p in PARAMS {
+            p.check(&p.ty.example())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        }
+        for ty in [
+            ParamType::REAL,
+            ParamType::TextList,
+            ParamType::strictly_between(0.0, 1.0),
+        ] {
+            assert!(fits(ty, &ty.example()), "{ty}");
+        }
+    }
+
+    #[test]
+    fn a_secret_value_is_never_quoted() {
+        const SECRET: &[Param] = &[Param::new("key", ParamType::Text, "passphrase").secret()];
+        for bad in [json!(12345), json!(""), json!(["hunter2"]), json!(true)] {
+            let err =
+                check(SECRET, json!({ "key": bad.clone() }).as_object().unwrap()).unwrap_err();
+            assert_eq!(err.field(), Some("key"));
+            let text = err.to_string();
+            assert!(text.contains("secret and not shown"), "{text}");
+            for shown in ["12345", "hunter2", "true"] {
+                assert!(!text.contains(shown), "{text}");
+            }
         }
     }
 

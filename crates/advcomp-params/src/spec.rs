@@ -24,6 +24,11 @@ pub struct Param {
     /// the doc says).
     #[serde(default, skip_serializing_if = "is_false")]
     pub nullable: bool,
+    /// Whether the value is a secret (a defence's passphrase): no error
+    /// message quotes it, and the scenario checker replaces it by a
+    /// stand-in before anything else sees it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub secret: bool,
 }
 
 /// [`Param`] as a snapshot holds it; see [`leak`].
@@ -35,6 +40,8 @@ struct ParamRepr {
     ty: ParamType,
     #[serde(default)]
     nullable: bool,
+    #[serde(default)]
+    secret: bool,
 }
 
 impl From<ParamRepr> for Param {
@@ -44,6 +51,7 @@ impl From<ParamRepr> for Param {
             doc: leak(r.doc),
             ty: r.ty,
             nullable: r.nullable,
+            secret: r.secret,
         }
     }
 }
@@ -60,6 +68,7 @@ impl Param {
             doc,
             ty,
             nullable: false,
+            secret: false,
         }
     }
 
@@ -67,6 +76,14 @@ impl Param {
     pub const fn or_null(self) -> Self {
         Self {
             nullable: true,
+            ..self
+        }
+    }
+
+    /// The same parameter, whose value is a secret.
+    pub const fn secret(self) -> Self {
+        Self {
+            secret: true,
             ..self
         }
     }
@@ -216,6 +233,26 @@ impl ParamType {
             min_open: true,
             max: None,
             max_open: false,
+        }
+    }
+
+    /// A value of this type, inside its range: what a test writes for "any
+    /// valid value" (every declared parameter must accept its example).
+    pub fn example(&self) -> serde_json::Value {
+        use serde_json::{Value, json};
+        match *self {
+            ParamType::Int { min, max } => json!(max.map_or(min.max(1), |m| min.max(1).min(m))),
+            ParamType::Number { min, max, .. } => json!(match (min, max) {
+                (Some(lo), Some(hi)) => (lo + hi) / 2.0,
+                (Some(lo), None) => lo + 1.0,
+                (None, Some(hi)) => hi - 1.0,
+                (None, None) => 0.5,
+            }),
+            ParamType::Bool => Value::Bool(true),
+            ParamType::Choice { choices } => json!(choices.first().copied().unwrap_or("")),
+            ParamType::Text => json!("example"),
+            ParamType::TextList => json!(["example"]),
+            ParamType::IntOrAuto { .. } => json!("auto"),
         }
     }
 

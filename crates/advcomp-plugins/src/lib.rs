@@ -38,13 +38,17 @@ mod tests {
     }
 
     /// What linking brings in: every registry entry a plugin adds is found
-    /// (the attack registry lists the Square plugin's attack).
+    /// (the attack registry lists the Square plugin's attack), and every
+    /// linked registration, plugins included, declares exactly its
+    /// parameters.
     #[test]
-    fn the_plugins_registrations_are_present() {
-        let names: Vec<&str> = advcomp_attack::registrations()
-            .iter()
-            .map(|r| r.name)
-            .collect();
+    fn the_plugins_registrations_are_present_and_well_declared() {
+        let all = advcomp_attack::registrations();
+        let names: Vec<&str> = all.iter().map(|r| r.name).collect();
         assert!(names.contains(&"square"), "{names:?}");
+        for r in all {
+            let problems = r.declaration_problems();
+            assert!(problems.is_empty(), "{}: {problems:?}", r.name);
+        }
     }
 }

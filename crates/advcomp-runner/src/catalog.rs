@@ -26,7 +26,6 @@ impl Registries {
             aliases: Vec::new(),
             params: params.to_vec(),
             targeted: false,
-            secret: Vec::new(),
             forwards_to_attack: false,
         };
         let mut components = Vec::new();
@@ -59,11 +58,6 @@ impl Registries {
             c.aliases = advcomp_defence::spec::aliases(name)
                 .iter()
                 .map(|a| a.to_string())
-                .collect();
-            c.secret = params
-                .iter()
-                .filter(|p| advcomp_defence::spec::is_secret(name, p.name))
-                .map(|p| p.name.to_string())
                 .collect();
             c.forwards_to_attack = advcomp_defence::spec::forwards_to_attack(name);
             components.push(c);
@@ -286,7 +280,8 @@ pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfi
                 }
             }
             // Declared but not read here: the declaration and this match
-            // disagree, which `train_params_are_all_read` catches.
+            // disagree, which `every_declared_training_parameter_is_read`
+            // catches.
             other => {
                 return Err(CatalogError::general(format!(
                     "training parameter `{other}` is declared but not read"
@@ -317,4 +312,25 @@ pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfi
         }
     })?;
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every parameter `TrainConfig::PARAMS` declares is read by
+    /// [`train_config`], and an example value of it is accepted.
+    #[test]
+    fn every_declared_training_parameter_is_read() {
+        for p in TrainConfig::PARAMS {
+            let mut params = Map::new();
+            params.insert(p.name.to_string(), p.ty.example());
+            train_config(&params, 1).unwrap_or_else(|e| panic!("{}: {}", p.name, e.message));
+        }
+        let mut params = Map::new();
+        params.insert("lr".into(), Value::from(0.5));
+        params.insert("seed".into(), Value::from(9));
+        let config = train_config(&params, 1).unwrap();
+        assert_eq!((config.learning_rate, config.seed), (0.5, 9));
+    }
 }

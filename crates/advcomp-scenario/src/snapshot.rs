@@ -47,9 +47,6 @@ pub struct Component {
     /// An attack that accepts target labels.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub targeted: bool,
-    /// Parameters whose values are secrets (a defence's passphrase).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secret: Vec<String>,
     /// Parameters it does not declare go to the attack named by its
     /// `attack` parameter (default `pgd`), as adversarial training does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -122,7 +119,7 @@ impl CatalogSnapshot {
                     if p.nullable {
                         ty.push_str(", or null");
                     }
-                    let secret = if c.secret.iter().any(|s| s == p.name) {
+                    let secret = if p.secret {
                         " (secret: never shown, logged or stored)"
                     } else {
                         ""
@@ -305,7 +302,7 @@ impl Catalog for CatalogSnapshot {
     /// catalogue shows (which needs the defence crate).
     fn conceal(&self, kind: Kind, name: &str, param: &str, value: &str) -> Option<String> {
         let component = self.find(kind, name)?;
-        if !component.secret.iter().any(|s| s == param) {
+        if !component.params.iter().any(|p| p.name == param && p.secret) {
             return None;
         }
         let hash = value.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {

@@ -83,11 +83,7 @@ impl Default for AdaptivePgdConfig {
 
 impl AttackConfig for AdaptivePgdConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new(
             "step_size",
             ParamType::POSITIVE,

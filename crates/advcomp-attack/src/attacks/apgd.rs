@@ -82,11 +82,7 @@ impl Default for ApgdConfig {
 
 impl AttackConfig for ApgdConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new("steps", ParamType::COUNT, "iterations N"),
         Param::new(
             "rho",

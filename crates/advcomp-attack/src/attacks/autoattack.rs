@@ -61,11 +61,7 @@ impl Default for AutoAttackConfig {
 
 impl AttackConfig for AutoAttackConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new("steps", ParamType::COUNT, "iterations of each APGD run"),
         Param::new(
             "target_classes",

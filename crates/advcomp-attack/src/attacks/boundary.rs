@@ -68,11 +68,7 @@ impl Default for BoundaryConfig {
 
 impl AttackConfig for BoundaryConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "max_queries",
-            ParamType::COUNT,
-            "label queries per image, the starting point's included",
-        ),
+        decision::MAX_QUERIES,
         Param::new(
             "spherical_step",
             ParamType::POSITIVE,
@@ -93,16 +89,8 @@ impl AttackConfig for BoundaryConfig {
             ParamType::COUNT,
             "steps between step-size updates",
         ),
-        Param::new(
-            "init_tries",
-            ParamType::COUNT,
-            "random images tried per sample for an adversarial starting point",
-        ),
-        Param::new(
-            "seed",
-            ParamType::NATURAL,
-            "seeds the starting points and the random directions",
-        ),
+        decision::INIT_TRIES,
+        decision::SEED,
     ];
 }
 

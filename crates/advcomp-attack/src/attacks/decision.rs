@@ -13,6 +13,24 @@ use burn::tensor::{Bool, Int};
 use crate::context::AttackContext;
 use crate::goal::Goal;
 use crate::ops::{self, AttackRng};
+use crate::registry::{Param, ParamType};
+
+/// Parameters both label-only attacks declare.
+pub(crate) const MAX_QUERIES: Param = Param::new(
+    "max_queries",
+    ParamType::COUNT,
+    "label queries per image, the starting point's included",
+);
+pub(crate) const INIT_TRIES: Param = Param::new(
+    "init_tries",
+    ParamType::COUNT,
+    "random images tried per sample for an adversarial starting point",
+);
+pub(crate) const SEED: Param = Param::new(
+    "seed",
+    ParamType::NATURAL,
+    "seeds the starting points and the random directions",
+);
 
 /// Whether each image of `x` meets `goal` (one query per image).
 pub(crate) fn is_adversarial(

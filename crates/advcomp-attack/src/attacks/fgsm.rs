@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::Norm;
 use crate::iterative::{Direction, GradientIteration, IterativeAttack};
-use crate::registry::{self, AttackConfig, Param, ParamType, Registration};
+use crate::registry::{self, AttackConfig, Param, Registration};
 
 /// FGSM hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,11 +30,7 @@ impl Default for FgsmConfig {
 }
 
 impl AttackConfig for FgsmConfig {
-    const PARAMS: &'static [Param] = &[Param::new(
-        "epsilon",
-        ParamType::UNIT,
-        "L-infinity budget in [0,1] pixel units",
-    )];
+    const PARAMS: &'static [Param] = &[registry::LINF_EPSILON];
 }
 
 impl FgsmConfig {

@@ -71,11 +71,7 @@ impl Default for HopSkipJumpConfig {
 
 impl AttackConfig for HopSkipJumpConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "max_queries",
-            ParamType::COUNT,
-            "label queries per image, the starting point's included",
-        ),
+        decision::MAX_QUERIES,
         Param::new(
             "initial_evaluations",
             ParamType::COUNT,
@@ -91,16 +87,8 @@ impl AttackConfig for HopSkipJumpConfig {
             ParamType::POSITIVE,
             "binary-search threshold theta = gamma / d^1.5",
         ),
-        Param::new(
-            "init_tries",
-            ParamType::COUNT,
-            "random images tried per sample for an adversarial starting point",
-        ),
-        Param::new(
-            "seed",
-            ParamType::NATURAL,
-            "seeds the starting points and the random directions",
-        ),
+        decision::INIT_TRIES,
+        decision::SEED,
     ];
 }
 

@@ -67,11 +67,7 @@ impl IfgsmConfig {
 
 impl AttackConfig for IfgsmConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new(
             "step_size",
             ParamType::POSITIVE,

@@ -56,11 +56,7 @@ impl MifgsmConfig {
 
 impl AttackConfig for MifgsmConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new("steps", ParamType::COUNT, "iterations T"),
         Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay factor mu"),
         Param::new(

@@ -79,20 +79,30 @@ impl PgdConfig {
     }
 }
 
+/// Parameters PGD L2 and IFGM share (and, for `random_start`, PGD L∞).
+const L2_EPSILON: Param = Param::new(
+    "epsilon",
+    ParamType::NON_NEGATIVE,
+    "L2 budget in [0,1] pixel units",
+);
+const L2_STEP_SIZE: Param = Param::new(
+    "step_size",
+    ParamType::POSITIVE,
+    "step alpha per iteration; null = 2.5 * epsilon / steps",
+)
+.or_null();
+const RANDOM_START: Param = Param::new(
+    "random_start",
+    ParamType::Bool,
+    "start from a uniform random point of the ball",
+);
+
 impl AttackConfig for PgdConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::UNIT,
-            "L-infinity budget in [0,1] pixel units",
-        ),
+        registry::LINF_EPSILON,
         Param::new("step_size", ParamType::POSITIVE, "step alpha per iteration"),
         Param::new("steps", ParamType::COUNT, "iterations"),
-        Param::new(
-            "random_start",
-            ParamType::Bool,
-            "start from a uniform random point of the ball",
-        ),
+        RANDOM_START,
         Param::new("seed", ParamType::NATURAL, "seeds the random start"),
     ];
 }
@@ -153,23 +163,10 @@ impl PgdL2Config {
 
 impl AttackConfig for PgdL2Config {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::NON_NEGATIVE,
-            "L2 budget in [0,1] pixel units",
-        ),
-        Param::new(
-            "step_size",
-            ParamType::POSITIVE,
-            "step alpha per iteration; null = 2.5 * epsilon / steps",
-        )
-        .or_null(),
+        L2_EPSILON,
+        L2_STEP_SIZE,
         Param::new("steps", ParamType::COUNT, "iterations"),
-        Param::new(
-            "random_start",
-            ParamType::Bool,
-            "start from a uniform random point of the ball",
-        ),
+        RANDOM_START,
         Param::new("seed", ParamType::NATURAL, "seeds the random start"),
     ];
 }
@@ -203,17 +200,8 @@ impl Default for IfgmConfig {
 
 impl AttackConfig for IfgmConfig {
     const PARAMS: &'static [Param] = &[
-        Param::new(
-            "epsilon",
-            ParamType::NON_NEGATIVE,
-            "L2 budget in [0,1] pixel units",
-        ),
-        Param::new(
-            "step_size",
-            ParamType::POSITIVE,
-            "step alpha per iteration; null = 2.5 * epsilon / steps",
-        )
-        .or_null(),
+        L2_EPSILON,
+        L2_STEP_SIZE,
         Param::new("steps", ParamType::COUNT, "iterations"),
     ];
 }

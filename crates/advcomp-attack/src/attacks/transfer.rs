@@ -61,11 +61,6 @@ fn default_engine(
     )
 }
 
-const EPSILON: Param = Param::new(
-    "epsilon",
-    ParamType::UNIT,
-    "L-infinity budget in [0,1] pixel units",
-);
 const STEPS: Param = Param::new("steps", ParamType::COUNT, "iterations T");
 const STEP_SIZE: Param = Param::new(
     "step_size",
@@ -126,7 +121,7 @@ impl DiFgsmConfig {
 
 impl AttackConfig for DiFgsmConfig {
     const PARAMS: &'static [Param] = &[
-        EPSILON,
+        registry::LINF_EPSILON,
         STEPS,
         STEP_SIZE,
         Param::new(
@@ -195,7 +190,7 @@ impl TiFgsmConfig {
 
 impl AttackConfig for TiFgsmConfig {
     const PARAMS: &'static [Param] = &[
-        EPSILON,
+        registry::LINF_EPSILON,
         STEPS,
         STEP_SIZE,
         Param::new(
@@ -264,7 +259,7 @@ impl NiFgsmConfig {
 
 impl AttackConfig for NiFgsmConfig {
     const PARAMS: &'static [Param] = &[
-        EPSILON,
+        registry::LINF_EPSILON,
         STEPS,
         STEP_SIZE,
         Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay mu"),
@@ -322,7 +317,7 @@ impl VmiFgsmConfig {
 
 impl AttackConfig for VmiFgsmConfig {
     const PARAMS: &'static [Param] = &[
-        EPSILON,
+        registry::LINF_EPSILON,
         STEPS,
         STEP_SIZE,
         Param::new("decay", ParamType::NON_NEGATIVE, "momentum decay mu"),
