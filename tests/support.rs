@@ -1,24 +1,9 @@
-//! Shared helpers for the workspace integration tests.
+//! Shared helpers for the workspace integration tests, besides
+//! `advcomp-testkit`'s device and bundled MNIST.
 
 use std::path::PathBuf;
 
-use advcomp_data::{DatasetKind, Split};
-use burn::tensor::Device;
-
-/// The bundled real MNIST sample (8,000 train / 2,000 test).
-pub fn bundled_mnist_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/mnist-10k"))
-}
-
-/// Loads the bundled MNIST sample.
-pub fn mnist() -> Split {
-    advcomp_data::load(DatasetKind::Mnist, &bundled_mnist_dir()).expect("bundled MNIST loads")
-}
-
-/// The default CPU device (the backend CI runs on).
-pub fn cpu() -> Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
-}
+pub use advcomp_testkit::{cpu, mnist};
 
 /// The README's LeNet-5 (`advcomp train --model lenet5 --epochs 8`, that is
 /// `TrainConfig::default()` on the bundled data), trained once into
@@ -39,7 +24,7 @@ pub fn readme_model() -> advcomp_models::Network {
     }
     let outcome = advcomp_train::job::train_to_checkpoint(
         advcomp_models::Architecture::Lenet5,
-        &mnist(),
+        mnist(),
         advcomp_train::Limits::default(),
         &advcomp_train::TrainConfig::default(),
         &device,

@@ -26,7 +26,7 @@ fn loss_falls_and_accuracy_beats_chance_on_real_digits() {
     let tmp = tempfile::tempdir().unwrap();
     let out = train_to_checkpoint(
         advcomp_models::Architecture::Lenet5,
-        &split,
+        split,
         QUICK,
         &quick_config(2, 5),
         &cpu(),
@@ -61,7 +61,7 @@ fn same_seed_same_bytes_and_eval_reproduces_metrics() {
     let run = |dir: &std::path::Path, seed| {
         train_to_checkpoint(
             arch,
-            &split,
+            split,
             limits,
             &quick_config(1, seed),
             &device,
@@ -86,7 +86,7 @@ fn same_seed_same_bytes_and_eval_reproduces_metrics() {
     assert_ne!(ra.sidecar.weights_sha256, rc.sidecar.weights_sha256);
 
     // Evaluating the saved checkpoint gives exactly the metrics written at training time.
-    let (_, evaluated) = evaluate_checkpoint(a.path(), &split, &device).unwrap();
+    let (_, evaluated) = evaluate_checkpoint(a.path(), split, &device).unwrap();
     assert_eq!(evaluated, ra.metrics);
     assert_eq!(
         evaluated.to_json().as_bytes(),
@@ -100,7 +100,7 @@ fn a_network_for_the_wrong_dataset_is_refused_before_training() {
     let tmp = tempfile::tempdir().unwrap();
     let err = train_to_checkpoint(
         advcomp_models::Architecture::Cifarnet,
-        &split,
+        split,
         QUICK,
         &quick_config(1, 1),
         &cpu(),

@@ -10,6 +10,9 @@
 //!   detector (issue #6's overhead benchmark).
 //! - `catalog`: write the catalogue snapshot the scenario crate's tests
 //!   check against (`crates/advcomp-scenario/catalog.json`).
+//! - `measure [NAME]`: run the statistical measurements (the `#[ignore]`d
+//!   `measure_…` tests, or those named `measure_NAME…`), each of which writes
+//!   its table to `docs/measured/` (see `docs/testing.md`).
 //! - `snapshots`: re-run the test suite accepting every changed insta
 //!   snapshot, for review with `git diff` (see `docs/testing.md`).
 //! - `fetch-data`: download the official MNIST and CIFAR-10 sets into `./data`.
@@ -49,6 +52,12 @@ enum Task {
     BenchDefences(bench_defences::BenchDefencesArgs),
     /// Write crates/advcomp-scenario/catalog.json from the registries.
     Catalog(catalog::CatalogArgs),
+    /// Run the statistical measurements (`measure_…` tests) and write their
+    /// tables to docs/measured/.
+    Measure {
+        /// Only the measurements named `measure_<NAME>…`, e.g. `taboo`.
+        name: Option<String>,
+    },
     /// Re-run the tests with INSTA_UPDATE=always, rewriting changed snapshots.
     Snapshots,
     /// Download the official MNIST and CIFAR-10 sets into ./data/<name>.
@@ -71,6 +80,14 @@ fn main() -> ExitCode {
         Task::BenchDefences(args) => report(bench_defences::run(&args)),
         Task::Paper(args) => report(paper::run(&args)),
         Task::Catalog(args) => report(catalog::run(&args)),
+        Task::Measure { name } => {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/measured");
+            let filter = format!("measure_{}", name.unwrap_or_default());
+            cargo(
+                &["test", "--locked", "--", "--ignored", &filter],
+                &[(advcomp_testkit::measured::DIR_VAR, dir)],
+            )
+        }
         Task::Snapshots => cargo(
             &["test"],
             &[("INSTA_UPDATE", "always"), ("INSTA_FORCE_PASS", "1")],

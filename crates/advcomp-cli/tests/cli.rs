@@ -1,7 +1,7 @@
 //! The `advcomp` binary end to end: train on the bundled MNIST, evaluate the
 //! checkpoint, and fail cleanly on bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn advcomp(args: &[&str]) -> Output {
@@ -21,16 +21,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn bundled() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-}
+use advcomp_testkit::mnist_dir;
 
 #[test]
 fn train_then_eval_reproduces_metrics_json_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("lenet5");
     let out_s = out.to_str().unwrap();
-    let data = bundled();
+    let data = mnist_dir();
     let trained = advcomp(&[
         "train",
         "--model",
@@ -175,7 +173,7 @@ fn fetch_verifies_hashes_and_keeps_nothing_bad() {
     // hashes cannot match, and nothing may be left behind.
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("mnist");
-    let mirror = format!("file://{}/", bundled().canonicalize().unwrap().display());
+    let mirror = format!("file://{}/", mnist_dir().canonicalize().unwrap().display());
     let o = advcomp(&[
         "data",
         "fetch",
@@ -257,7 +255,7 @@ fn attack_writes_the_adversarial_set_and_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("model");
     let out = tmp.path().join("fgsm");
-    let data = bundled();
+    let data = mnist_dir();
     let data = data.to_str().unwrap();
     let trained = advcomp(&[
         "train",

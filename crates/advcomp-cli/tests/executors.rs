@@ -32,10 +32,9 @@ fn command(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// The bundled MNIST directory, as a command-line argument.
 fn bundled() -> String {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-        .display()
-        .to_string()
+    advcomp_testkit::mnist_dir().display().to_string()
 }
 
 fn ok(o: &Output) -> String {

@@ -1,7 +1,7 @@
 //! `advcomp run`, `check`, `fmt` as a user runs them, including a run
 //! killed with SIGKILL and resumed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -16,10 +16,9 @@ fn advcomp(dir: &Path, args: &[&str]) -> Output {
         .expect("advcomp runs")
 }
 
+/// The bundled MNIST directory, as a command-line argument.
 fn bundled() -> String {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-        .display()
-        .to_string()
+    advcomp_testkit::mnist_dir().display().to_string()
 }
 
 const SCENARIO: &str = "seed = 5

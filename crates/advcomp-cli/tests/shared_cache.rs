@@ -2,7 +2,7 @@
 //! item 2): no process loses work to another, and every run ends with the
 //! numbers a run alone would give.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const SCENARIO: &str = "seed = 4
@@ -18,10 +18,9 @@ transfer base -> pruned using fgsm
 transfer pruned -> base using fgsm
 ";
 
+/// The bundled MNIST directory, as a command-line argument.
 fn bundled() -> String {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-        .display()
-        .to_string()
+    advcomp_testkit::mnist_dir().display().to_string()
 }
 
 fn spawn(dir: &Path, args: &[&str]) -> Child {

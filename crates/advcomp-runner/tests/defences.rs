@@ -6,7 +6,8 @@
 mod support;
 
 use advcomp_runner::run;
-use support::{cpu, files, options};
+use advcomp_testkit::cpu;
+use support::{files, options};
 
 const SCENARIO: &str = r#"
 # Two keyed LeNet-5s, one unkeyed, a pruned variant of a keyed one.

@@ -13,7 +13,8 @@ mod support;
 use std::path::Path;
 
 use advcomp_runner::run;
-use support::{cpu, options};
+use advcomp_testkit::cpu;
+use support::options;
 
 /// The paper scenario `name` shrunk by textual substitution. Each
 /// substitution must apply exactly once, so an edit to the shipped file

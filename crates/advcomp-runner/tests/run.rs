@@ -7,7 +7,8 @@ mod support;
 use std::path::Path;
 
 use advcomp_runner::{Results, RunOptions, run};
-use support::{cpu, options};
+use advcomp_testkit::cpu;
+use support::options;
 
 const SCENARIO: &str = r#"
 # Tiny scenario 1 and 2 for the test suite.

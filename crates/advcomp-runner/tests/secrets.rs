@@ -7,7 +7,8 @@ mod support;
 
 use advcomp_runner::plan::Plan;
 use advcomp_runner::run;
-use support::{cpu, files, options};
+use advcomp_testkit::cpu;
+use support::{files, options};
 
 /// Every passphrase of [`SCENARIO`]; none may appear in any output.
 const PASSPHRASES: &[&str] = &[

@@ -1,69 +1,11 @@
-//! Shared fixtures: the CPU device, real MNIST digits and one quickly
-//! trained LeNet-5 per test binary.
+//! The attack suites' helpers. The device, the digits and the quickly
+//! trained LeNet-5 come from `advcomp-testkit`, shared with every suite.
 
-use std::sync::OnceLock;
-
-use advcomp_data::{DatasetKind, Split};
-use advcomp_models::{Architecture, Classifier, Network};
-use advcomp_train::{LrSchedule, TrainConfig, Trainer, batch};
+use advcomp_models::Classifier;
 use burn::Tensor;
-use burn::module::Module;
-use burn::tensor::{Device, Int};
+use burn::tensor::Int;
 
-/// The default CPU device.
-pub fn cpu() -> Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
-}
-
-/// The bundled real MNIST sample.
-pub fn mnist() -> &'static Split {
-    static SPLIT: OnceLock<Split> = OnceLock::new();
-    SPLIT.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k");
-        advcomp_data::load(DatasetKind::Mnist, std::path::Path::new(dir))
-            .expect("bundled MNIST loads")
-    })
-}
-
-/// LeNet-5 trained for one epoch on 2,000 digits (about 90% accurate), in
-/// inference mode on the plain CPU device. Trained once per test binary.
-pub fn lenet() -> &'static Network {
-    static NET: OnceLock<Network> = OnceLock::new();
-    NET.get_or_init(|| {
-        let started = std::time::Instant::now();
-        let split = mnist();
-        let train = split
-            .train
-            .select(&advcomp_train::job::spread(split.train.len(), 2000));
-        let config = TrainConfig {
-            epochs: 1,
-            learning_rate: 0.05,
-            schedule: LrSchedule::Constant,
-            seed: 7,
-            ..TrainConfig::default()
-        };
-        let device = cpu();
-        let ad = device.clone().autodiff();
-        let net = Network::new(Architecture::Lenet5, &ad, config.seed);
-        let (net, _) = Trainer::new(config)
-            .unwrap()
-            .fit(net, &train, &device, &mut (), &mut ())
-            .expect("training runs");
-        eprintln!("trained LeNet-5 in {:.1}s", started.elapsed().as_secs_f64());
-        net.valid()
-    })
-}
-
-/// `n` test digits starting at `offset` (wrapping), as a batch and labels.
-pub fn digits(n: usize, offset: usize) -> (Tensor<4>, Tensor<1, Int>) {
-    let test = &mnist().test;
-    let rows: Vec<usize> = (0..n).map(|i| (offset + i * 97) % test.len()).collect();
-    let device = cpu();
-    (
-        batch::images(test, &rows, &device),
-        batch::labels(test, &rows, &device),
-    )
-}
+pub use advcomp_testkit::{cpu, digits, lenet};
 
 /// `n` test digits the trained LeNet-5 classifies correctly.
 pub fn correct_digits(n: usize, offset: usize) -> (Tensor<4>, Tensor<1, Int>) {

@@ -1,65 +1,11 @@
-//! Shared fixtures: the CPU device, bundled MNIST and one quickly trained
-//! LeNet-5 per test binary.
-
-use std::sync::OnceLock;
+//! The compression suites' helpers. The device, the digits and the quickly
+//! trained LeNet-5 come from `advcomp-testkit`, shared with every suite.
 
 use advcomp_compress::{CompressedModel, CompressionReport, Context, Step, compress};
-use advcomp_data::{Dataset, DatasetKind, Split};
-use advcomp_models::{Architecture, Network};
-use advcomp_train::{LrSchedule, TrainConfig, Trainer};
-use burn::module::Module;
-use burn::tensor::Device;
+use advcomp_models::Network;
 use serde_json::Value;
 
-pub fn cpu() -> Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
-}
-
-pub fn mnist() -> &'static Split {
-    static SPLIT: OnceLock<Split> = OnceLock::new();
-    SPLIT.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k");
-        advcomp_data::load(DatasetKind::Mnist, std::path::Path::new(dir))
-            .expect("bundled MNIST loads")
-    })
-}
-
-/// `n` training images spread over the bundled training set.
-pub fn train(n: usize) -> Dataset {
-    let t = &mnist().train;
-    t.select(&advcomp_train::job::spread(t.len(), n))
-}
-
-/// `n` test images spread over the bundled test set.
-pub fn test(n: usize) -> Dataset {
-    let t = &mnist().test;
-    t.select(&advcomp_train::job::spread(t.len(), n))
-}
-
-/// LeNet-5 after one epoch on 2,000 digits, plain device, inference mode.
-pub fn lenet() -> &'static Network {
-    static NET: OnceLock<Network> = OnceLock::new();
-    NET.get_or_init(|| {
-        let config = TrainConfig {
-            epochs: 1,
-            learning_rate: 0.05,
-            schedule: LrSchedule::Constant,
-            seed: 7,
-            ..TrainConfig::default()
-        };
-        let device = cpu();
-        let net = Network::new(
-            Architecture::Lenet5,
-            &device.clone().autodiff(),
-            config.seed,
-        );
-        let (net, _) = Trainer::new(config)
-            .unwrap()
-            .fit(net, &train(2000), &device, &mut (), &mut ())
-            .expect("training runs");
-        net.valid()
-    })
-}
+pub use advcomp_testkit::{cpu, lenet, test, train};
 
 /// One step from the scenario language's parts.
 pub fn step(op: &str, method: &str, params: Value) -> Step {

@@ -1,5 +1,5 @@
-//! What the runner's end-to-end tests share: the bundled MNIST, the CPU
-//! device, run options for a scratch directory, and a walk over every file
+//! What the runner's end-to-end tests share besides `advcomp-testkit`'s
+//! device and bundled MNIST: run options for a scratch directory, and a walk over every file
 //! a run wrote. Each test binary uses part of it.
 #![allow(dead_code)]
 
@@ -8,15 +8,7 @@ use std::path::{Path, PathBuf};
 use advcomp_runner::{Environment, RunOptions};
 use advcomp_scenario::Resolved;
 
-/// The CPU backend's device.
-pub fn cpu() -> burn::tensor::Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap()
-}
-
-/// The 10,000 bundled MNIST digits.
-pub fn bundled() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/mnist-10k"))
-}
+use advcomp_testkit::mnist_dir;
 
 /// Options for running scenario file `name` with its output in `dir/out`
 /// and its cache in `dir/cache`, on the bundled MNIST and the flex backend.
@@ -25,7 +17,7 @@ pub fn options(dir: &Path, name: &str) -> RunOptions {
         scenario: PathBuf::from(name),
         out_dir: dir.join("out"),
         cache_dir: dir.join("cache"),
-        data_dir: Some(bundled()),
+        data_dir: Some(mnist_dir()),
         backend: "flex".into(),
         dry_run: false,
         ..RunOptions::default()

@@ -4,68 +4,10 @@
 // A binary links a plugin crate by naming it once; nothing else is needed.
 use advcomp_square as _;
 
-use std::sync::OnceLock;
-
 use advcomp_attack::{SampleMetrics, ops, registry};
-use advcomp_data::DatasetKind;
-use advcomp_models::{Architecture, Classifier, Network};
-use advcomp_train::{LrSchedule, TrainConfig, Trainer, batch};
-use burn::Tensor;
-use burn::module::Module;
-use burn::tensor::{Device, Int};
+use advcomp_models::Classifier;
+use advcomp_testkit::{cpu, digits, lenet};
 use serde_json::json;
-
-fn cpu() -> Device {
-    advcomp_backend::device(advcomp_backend::BackendKind::Cpu).expect("default CPU backend")
-}
-
-fn split() -> &'static advcomp_data::Split {
-    static SPLIT: OnceLock<advcomp_data::Split> = OnceLock::new();
-    SPLIT.get_or_init(|| {
-        // The bundled sample, at the workspace root.
-        let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        while !dir.join("data/mnist-10k").is_dir() {
-            assert!(dir.pop(), "bundled MNIST not found above the crate");
-        }
-        advcomp_data::load(DatasetKind::Mnist, &dir.join("data/mnist-10k")).expect("MNIST loads")
-    })
-}
-
-/// LeNet-5 after one epoch on 2,000 digits.
-fn lenet() -> &'static Network {
-    static NET: OnceLock<Network> = OnceLock::new();
-    NET.get_or_init(|| {
-        let train = split()
-            .train
-            .select(&advcomp_train::job::spread(split().train.len(), 2000));
-        let config = TrainConfig {
-            epochs: 1,
-            schedule: LrSchedule::Constant,
-            seed: 7,
-            ..TrainConfig::default()
-        };
-        let device = cpu();
-        let net = Network::new(
-            Architecture::Lenet5,
-            &device.clone().autodiff(),
-            config.seed,
-        );
-        let (net, _) = Trainer::new(config)
-            .unwrap()
-            .fit(net, &train, &device, &mut (), &mut ())
-            .unwrap();
-        net.valid()
-    })
-}
-
-fn digits(n: usize, offset: usize) -> (Tensor<4>, Tensor<1, Int>) {
-    let test = &split().test;
-    let rows: Vec<usize> = (0..n).map(|i| (offset + 131 * i) % test.len()).collect();
-    (
-        batch::images(test, &rows, &cpu()),
-        batch::labels(test, &rows, &cpu()),
-    )
-}
 
 #[test]
 fn square_is_found_by_name_through_the_registry() {
