@@ -162,7 +162,7 @@ fn measure_sitatapatra_clean_accuracy_and_false_positives() {
         let fpr = Detector::new(s).detect(n, images.clone()).flag_rate();
         table.row(vec![
             KEYS[k].to_string(),
-            format!("{:?}", s.layers()),
+            s.layers().join(", "),
             percent(keyed),
             percent(unkeyed),
             format!("{:.2}", (unkeyed - keyed) * 100.0),

@@ -61,7 +61,7 @@ impl Table {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "<!-- Written by `cargo xtask measure` (test `{}`); edits are overwritten. -->",
+            "<!-- Written by `cargo xtask measure` (table `{}`); edits are overwritten. -->",
             self.name
         );
         let _ = writeln!(out, "# {}\n", self.title);
