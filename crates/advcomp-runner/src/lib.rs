@@ -15,8 +15,8 @@
 //! - Defence passphrases never reach this crate's records: the scenario
 //!   checker replaces them by stand-ins ([`advcomp_scenario::secret`]) and
 //!   only a `defend` step's key derivation reveals them.
-//! - [`results`]: the transfer metric and the other numbers, from the
-//!   artifacts; [`report`] and [`plots`] turn them into `report.md`, CSV
+//! - [`results`]: the transfer metric (counted by [`transfer`]) and the
+//!   other numbers, from the artifacts; [`report`] and [`plots`] turn them into `report.md`, CSV
 //!   and SVG; [`claims`] judges the scenario's `expect` claims.
 //!
 //! The backend is the caller's choice (the CLI's `--backend`); this crate
@@ -37,6 +37,7 @@ pub mod plots;
 pub mod report;
 pub mod results;
 pub mod traceback;
+pub mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,9 +1,5 @@
-//! The numbers a run produced, computed from the cached artifacts.
-//!
-//! The transfer metric (defined in `docs/metrics.md`): for an attack, a
-//! source S and a target T, among the attacked test samples that S and T
-//! both classify correctly when clean and on which the attack succeeds
-//! against S, the fraction that T misclassifies.
+//! The numbers a run produced, computed from the cached artifacts. The
+//! transfer metric's counting rule is [`crate::transfer`].
 
 use std::collections::BTreeMap;
 
@@ -18,6 +14,7 @@ use crate::cache::{Cache, STEP_RECORD, read_json};
 use crate::error::RunError;
 use crate::execute::{find_dir, model_dir};
 use crate::plan::{Plan, StepKind};
+use crate::transfer::{Counts, Sample};
 
 /// Where the numbers came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -358,43 +355,33 @@ pub fn gather(
         let on_target = artifacts::read_predictions(&cache.dir(&step.key), record.rows.len())?;
         let clean_target =
             artifacts::read_predictions(&cache.dir(&plan.steps[step.deps[2]].key), labels.len())?;
-        let (mut eligible, mut transferred, mut detected, mut evaded) = (0usize, 0, 0, 0);
-        let mut reached = 0usize;
         let targets = &record.metrics.targets;
         let targeted = targets.len() == record.rows.len() && !targets.is_empty();
         let detection = on_target.detection.as_ref();
-        for (k, &row) in record.rows.iter().enumerate() {
-            let y = labels[row];
-            let ok = record.metrics.clean_correct[k]
-                && clean_target.predicted[row] == y
-                && record.metrics.success[k];
-            if ok {
-                eligible += 1;
-                let fooled = on_target.predicted[k] != y;
-                let flagged = detection.is_some_and(|d| d.flag[k]);
-                transferred += usize::from(fooled);
-                if targeted {
-                    reached += usize::from(u32::from(on_target.predicted[k]) == targets[k]);
-                }
-                detected += usize::from(flagged);
-                evaded += usize::from(fooled && !flagged);
-            }
-        }
+        let c = Counts::of(record.rows.iter().enumerate().map(|(k, &row)| Sample {
+            label: labels[row],
+            source_clean_correct: record.metrics.clean_correct[k],
+            target_clean: clean_target.predicted[row],
+            fooled_source: record.metrics.success[k],
+            target_adversarial: on_target.predicted[k],
+            flagged: detection.map(|d| d.flag[k]),
+            aimed_at: targeted.then(|| targets[k]),
+        }));
         let defended = detection.is_some();
         transfers.push(TransferResult {
             attack: attack.clone(),
             source: source.clone(),
             target: target.clone(),
-            eligible,
-            transferred,
-            transfer_rate: rate(transferred, eligible),
+            eligible: c.eligible,
+            transferred: c.transferred,
+            transfer_rate: rate(c.transferred, c.eligible),
             target_accuracy: on_target.accuracy,
-            detected: defended.then_some(detected),
-            detection_rate: defended.then(|| rate(detected, eligible)).flatten(),
-            evaded: defended.then_some(evaded),
-            evasion_rate: defended.then(|| rate(evaded, eligible)).flatten(),
-            targeted_transferred: targeted.then_some(reached),
-            targeted_transfer_rate: targeted.then(|| rate(reached, eligible)).flatten(),
+            detected: defended.then_some(c.detected),
+            detection_rate: defended.then(|| rate(c.detected, c.eligible)).flatten(),
+            evaded: defended.then_some(c.evaded),
+            evasion_rate: defended.then(|| rate(c.evaded, c.eligible)).flatten(),
+            targeted_transferred: targeted.then_some(c.reached),
+            targeted_transfer_rate: targeted.then(|| rate(c.reached, c.eligible)).flatten(),
         });
     }
     let mut timings = Vec::new();
