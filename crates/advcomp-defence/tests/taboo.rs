@@ -127,11 +127,11 @@ fn the_key_fixes_the_selection_and_the_bytes() {
             );
         }
     }
-    // Same key, same seed: byte-identical checkpoints.
+    // Same key, same seed: byte-identical checkpoints. The first run is
+    // `small_alpha`'s (the checkpoint test shares it), the second a fresh one.
     let dir = tempfile::tempdir().unwrap();
     let data = train(500);
-    let mut files = Vec::new();
-    for run in 0..2 {
+    let fresh = {
         let mut trap = TabooTrap::new(
             Key::from_passphrase("alpha"),
             TabooConfig::default(),
@@ -140,8 +140,12 @@ fn the_key_fixes_the_selection_and_the_bytes() {
         let network = trap
             .harden(lenet().clone(), &data, &finetune(3), &cpu())
             .unwrap();
+        (network, trap)
+    };
+    let mut files = Vec::new();
+    for (run, (network, trap)) in [small_alpha(), &fresh].into_iter().enumerate() {
         let out = dir.path().join(format!("run{run}"));
-        advcomp_defence::save(&network, &trap, Sidecar::new(&network, 3), &out).unwrap();
+        advcomp_defence::save(network, trap, Sidecar::new(network, 3), &out).unwrap();
         files.push((
             std::fs::read(out.join("model.bpk")).unwrap(),
             std::fs::read(out.join("checkpoint.json")).unwrap(),

@@ -203,9 +203,12 @@ fn save_atomically(net: &Network, config: &TrainConfig, dir: &Path) -> std::io::
     let mut sidecar = advcomp_models::Sidecar::new(net, config.seed);
     sidecar.training = serde_json::to_value(config).expect("configs serialise");
     advcomp_models::checkpoint::save(net, &sidecar, &tmp).map_err(std::io::Error::other)?;
-    if std::fs::rename(&tmp, dir).is_err() {
-        // `dir` exists: another binary saved the same model first.
+    if let Err(e) = std::fs::rename(&tmp, dir) {
         std::fs::remove_dir_all(&tmp)?;
+        // Another binary saved the same model first: keep its copy.
+        if !dir.is_dir() {
+            return Err(e);
+        }
     }
     Ok(())
 }
