@@ -278,33 +278,46 @@ pub struct AttackArgs {
 
 #[derive(Debug, Args)]
 pub struct CompressArgs {
+    /// List the registered compressors (plugins included) with their parameters.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
     /// Checkpoint directory of the model to compress (trained or already compressed).
-    #[arg(long, value_name = "DIR")]
-    pub model: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub model: Option<PathBuf>,
     /// Pruning method: magnitude (Han 2015), dns (Dynamic Network Surgery,
-    /// Guo 2016; prunes and splices during --finetune) or filter (whole
-    /// filters by L1 norm, Li 2017).
-    #[arg(long, value_enum, requires = "prune_target")]
-    pub prune: Option<PruneArg>,
+    /// Guo 2016; prunes and splices during --finetune), filter (whole
+    /// filters by L1 norm, Li 2017) or a plugin's (`advcomp compress --list`).
+    #[arg(long, value_name = "METHOD")]
+    pub prune: Option<String>,
+    /// Pruning parameter as NAME=VALUE (repeatable), for parameters without
+    /// a flag of their own (a plugin's).
+    #[arg(long = "prune-param", value_name = "NAME=VALUE", requires = "prune")]
+    pub prune_params: Vec<String>,
     /// Share of weights kept, in (0, 1] (filter: share of filters / neurons kept).
-    #[arg(long, allow_negative_numbers = true, group = "prune_target")]
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "alpha")]
     pub density: Option<f64>,
     /// DNS only, instead of --density: Guo et al.'s per-layer threshold
     /// mean|W| + ALPHA·std|W| (Mayo's default -0.1); the density reached
     /// follows from it.
-    #[arg(long, allow_negative_numbers = true, group = "prune_target")]
+    #[arg(long, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
-    /// Magnitude pruning: one threshold per layer or one for the whole network.
-    #[arg(long, value_enum, default_value = "layer")]
-    pub scope: ScopeArg,
-    /// Magnitude pruning: at once, or gradually over the fine-tuning (Zhu & Gupta 2017).
-    #[arg(long, value_enum, default_value = "oneshot")]
-    pub schedule: ScheduleKindArg,
-    /// Quantisation: fixed (per-layer format covering the range) or dynamic
+    /// Magnitude pruning: one threshold per layer (the default) or one for
+    /// the whole network.
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+    /// Magnitude pruning: at once (the default), or gradually over the
+    /// fine-tuning (Zhu & Gupta 2017).
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleKindArg>,
+    /// Quantisation: fixed (per-layer format covering the range), dynamic
     /// (per-layer format from training-data statistics, re-estimated each
-    /// fine-tuning epoch).
-    #[arg(long, value_enum, requires = "weight_bits")]
-    pub quantise: Option<QuantArg>,
+    /// fine-tuning epoch) or a plugin's (`advcomp compress --list`).
+    #[arg(long, value_name = "METHOD")]
+    pub quantise: Option<String>,
+    /// Quantisation parameter as NAME=VALUE (repeatable), for parameters
+    /// without a flag of their own (a plugin's).
+    #[arg(long = "quant-param", value_name = "NAME=VALUE", requires = "quantise")]
+    pub quant_params: Vec<String>,
     /// Bits of weights and biases, sign included (2..=16).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_bits: Option<u8>,
@@ -334,8 +347,8 @@ pub struct CompressArgs {
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Output checkpoint directory.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
     /// Print the report as JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -457,16 +470,6 @@ pub struct FmtArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PruneArg {
-    /// Fine-grained magnitude pruning.
-    Magnitude,
-    /// Dynamic Network Surgery.
-    Dns,
-    /// L1 filter pruning.
-    Filter,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScopeArg {
     /// Each layer keeps the density.
     Layer,
@@ -480,14 +483,6 @@ pub enum ScheduleKindArg {
     Oneshot,
     /// Prune gradually during fine-tuning.
     Gradual,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum QuantArg {
-    /// Fixed point.
-    Fixed,
-    /// Dynamic fixed point.
-    Dynamic,
 }
 
 #[derive(Debug, Subcommand)]

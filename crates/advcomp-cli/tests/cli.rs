@@ -675,6 +675,64 @@ fn a_reader_that_stops_early_is_not_a_crash() {
     assert!(err.is_empty(), "{err}");
 }
 
+/// `advcomp compress` finds compressors in the registry, plugins included:
+/// `--list` shows them with their parameters, and a plugin's parameters
+/// are checked against its declaration before any file is read.
+#[test]
+fn compress_knows_every_registered_compressor() {
+    let o = advcomp(&["compress", "--list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listing = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "prune magnitude",
+        "prune dns",
+        "quantise fixed",
+        "quantise ternary",
+        "quantise binary",
+        "threshold",
+        "[plugin: straight-through projection]",
+    ] {
+        assert!(listing.contains(needle), "{needle:?} in:\n{listing}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path().to_str().unwrap();
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let compress = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["compress", "--model", t, "--out", out];
+        args.extend_from_slice(extra);
+        fails_with(&args, needles);
+    };
+    compress(
+        &["--quantise", "ternary", "--quant-param", "treshold=0.5"],
+        &[
+            "--quantise ternary",
+            "unknown parameter `treshold`",
+            "did you mean",
+            "`threshold`",
+        ],
+    );
+    compress(
+        &["--quantise", "ternary", "--weight-bits", "8"],
+        &["--quantise ternary", "unknown parameter `weight_bits`"],
+    );
+    compress(
+        &["--quantise", "ternery"],
+        &["unknown compressor", "did you mean", "`ternary`"],
+    );
+    compress(
+        &[
+            "--quantise",
+            "fixed",
+            "--weight-bits",
+            "8",
+            "--quant-param",
+            "weight_bits=4",
+        ],
+        &["`weight_bits` is given both as --weight-bits and as --quant-param"],
+    );
+}
+
 #[test]
 fn dns_takes_exactly_one_of_density_and_alpha() {
     let tmp = tempfile::tempdir().unwrap();
@@ -695,9 +753,12 @@ fn dns_takes_exactly_one_of_density_and_alpha() {
         &["--prune", "dns", "--alpha", "1.0", "--density", "0.1"],
         &["--alpha", "--density", "cannot be used with"],
     );
-    run(&["--prune", "dns"], &["--density", "--alpha"]);
+    run(
+        &["--prune", "dns"],
+        &["--prune dns", "`density`", "`alpha`"],
+    );
     run(
         &["--prune", "magnitude", "--alpha", "-0.1"],
-        &["alpha", "applies to `dns` only"],
+        &["--prune magnitude", "unknown parameter `alpha`"],
     );
 }

@@ -305,3 +305,68 @@ fn cache_gc_keeps_exactly_what_the_given_scenarios_use() {
     assert_eq!(text.matches("to run").count(), 2, "{text}");
     assert_eq!(text.matches("cached").count(), 4, "{text}");
 }
+
+/// A plugin compressor is named in a scenario like a built-in one: `check`
+/// accepts it and checks its parameters, `run` compresses with it (swept),
+/// the results record its bits, and a rerun is served from the cache with
+/// the same numbers.
+#[test]
+fn a_plugin_compressor_runs_in_a_scenario() {
+    let d = tempfile::tempdir().unwrap();
+    let text = "seed = 5
+train_images = 800
+test_images = 100
+
+model base = lenet5 { epochs: 1 }
+variant low = base | quantise ternary { threshold: [0.7, 0.5] } | finetune { epochs: 1 }
+variant bin = base | prune magnitude { density: 0.5 } | quantise binary
+
+attack fgsm = fgsm { epsilon: 0.1 }
+transfer base -> low, bin using fgsm
+";
+    std::fs::write(d.path().join("s.scn"), text).unwrap();
+    let o = advcomp(d.path(), &["check", "s.scn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        d.path().join("bad.scn"),
+        text.replace("threshold: [0.7, 0.5]", "treshold: 0.7"),
+    )
+    .unwrap();
+    let o = advcomp(d.path(), &["check", "bad.scn"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("bad.scn:6:") && err.contains("threshold"),
+        "{err}"
+    );
+
+    let o = advcomp(d.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = numbers(d.path());
+    let models = results["models"].as_array().unwrap();
+    let model = |id: &str| {
+        models
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {models:?}"))
+    };
+    for id in ["low[threshold=0.7]", "low[threshold=0.5]"] {
+        assert_eq!(model(id)["weight_bits"], 2, "{id}");
+        assert_eq!(model(id)["quantised"], true, "{id}");
+    }
+    assert_eq!(model("bin")["weight_bits"], 1);
+    assert_eq!(model("bin")["pruned"], true);
+    let density = model("bin")["density"].as_f64().unwrap();
+    assert!(
+        (density - 0.5).abs() < 0.01,
+        "binary keeps the pruned density: {density}"
+    );
+
+    let o = advcomp(d.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        numbers(d.path()),
+        results,
+        "a rerun is served from the cache"
+    );
+}

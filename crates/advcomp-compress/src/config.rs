@@ -2,10 +2,13 @@
 //! the CLI and the scenario language fill in, with documented defaults.
 
 use advcomp_params::{Param, ParamError, ParamType};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::fixed_point::BITS;
+use crate::projection::{ProjectionStep, split_op_method};
+use crate::registry::{self, Build, CompressorKind};
 
 /// How weights are chosen for removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +22,17 @@ pub enum PruneMethod {
     /// Structured pruning of whole filters / neurons by L1 norm (Li, Kadav,
     /// Durdanovic, Samet & Graf, ICLR 2017).
     Filter,
+}
+
+impl PruneMethod {
+    /// The registry name (`"magnitude"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PruneMethod::Magnitude => "magnitude",
+            PruneMethod::Dns => "dns",
+            PruneMethod::Filter => "filter",
+        }
+    }
 }
 
 /// Whether the density applies to each layer or to the network as a whole.
@@ -100,6 +114,16 @@ pub enum QuantMethod {
     /// `overflow_rate` of the values saturated, re-estimated from training
     /// data after every fine-tuning epoch.
     Dynamic,
+}
+
+impl QuantMethod {
+    /// The registry name (`"fixed"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantMethod::Fixed => "fixed",
+            QuantMethod::Dynamic => "dynamic",
+        }
+    }
 }
 
 /// Where a fixed-point format's binary point sits: its integer bits, sign
@@ -300,8 +324,11 @@ impl Default for FinetuneConfig {
 }
 
 /// One step of a compression pipeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
+///
+/// Serialised as `{"op": "prune", "method": "magnitude", …}` (fine-tuning:
+/// `{"op": "finetune", …}`) with every parameter at the value used: what
+/// reports record and cache keys hash.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Remove weights.
     Prune(PruneConfig),
@@ -309,6 +336,72 @@ pub enum Step {
     Quantise(QuantConfig),
     /// Train with the constraints in place.
     Finetune(FinetuneConfig),
+    /// A plugin compressor (of either kind): a projection of the weights,
+    /// trained through the straight-through estimator.
+    Project(ProjectionStep),
+}
+
+/// The built-in steps as serde sees them (internally tagged by `op`), so
+/// their serialised form, and so their cache keys, are what they were
+/// before plugins existed.
+#[derive(Serialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum BuiltinRef<'a> {
+    Prune(&'a PruneConfig),
+    Quantise(&'a QuantConfig),
+    Finetune(&'a FinetuneConfig),
+}
+
+/// [`BuiltinRef`], owned, for reading.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum Builtin {
+    Prune(PruneConfig),
+    Quantise(QuantConfig),
+    Finetune(FinetuneConfig),
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Step::Prune(c) => BuiltinRef::Prune(c).serialize(serializer),
+            Step::Quantise(c) => BuiltinRef::Quantise(c).serialize(serializer),
+            Step::Finetune(c) => BuiltinRef::Finetune(c).serialize(serializer),
+            Step::Project(p) => p.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let kind = value
+            .get("op")
+            .and_then(Value::as_str)
+            .and_then(CompressorKind::from_keyword);
+        let method = value
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let (Some(kind), Some(method)) = (kind, method.as_deref())
+            && let Ok(r) = registry::find(kind, method)
+            && matches!(r.build, Build::Projection(_))
+        {
+            let Value::Object(mut map) = value else {
+                unreachable!("a value with fields is a map")
+            };
+            split_op_method(&mut map).map_err(D::Error::custom)?;
+            return ProjectionStep::build(kind, method, &map)
+                .map(Step::Project)
+                .map_err(D::Error::custom);
+        }
+        let builtin = Builtin::deserialize(value).map_err(D::Error::custom)?;
+        Ok(match builtin {
+            Builtin::Prune(c) => Step::Prune(c),
+            Builtin::Quantise(c) => Step::Quantise(c),
+            Builtin::Finetune(c) => Step::Finetune(c),
+        })
+    }
 }
 
 /// The share of weights kept; pruning methods declare it.
@@ -417,37 +510,42 @@ pub const FINETUNE_PARAMS: &[Param] = &[
 ];
 
 /// The parameters of step `op` (`prune`, `quantise`, `finetune`) with
-/// method `method`, or `None` if there is no such step.
+/// method `method` (ignored for `finetune`), from the compressor registry,
+/// or `None` if there is no such step.
 pub fn params_of(op: &str, method: &str) -> Option<&'static [Param]> {
-    match (op, method) {
-        ("prune", "magnitude" | "filter") => Some(PRUNE_PARAMS),
-        ("prune", "dns") => Some(DNS_PARAMS),
-        ("quantise" | "quantize", "fixed" | "dynamic") => Some(QUANT_PARAMS),
-        ("finetune", _) => Some(FINETUNE_PARAMS),
-        _ => None,
+    if op == "finetune" {
+        return Some(FINETUNE_PARAMS);
     }
+    let kind = CompressorKind::from_keyword(op)?;
+    registry::find(kind, method).ok().map(|r| r.params)
 }
-
-/// The pruning methods by name, for listings and suggestions.
-pub const PRUNE_METHODS: &[&str] = &["magnitude", "dns", "filter"];
-/// The quantisation methods by name.
-pub const QUANT_METHODS: &[&str] = &["fixed", "dynamic"];
 
 impl Step {
     /// The implementation's version for this step's method, part of the
-    /// cache key of every compress step that uses it. Bump a method's
-    /// number whenever a change makes it compute different weights for the
-    /// same configuration, so cached models made by the old code are
-    /// rebuilt instead of served.
+    /// cache key of every compress step that uses it: the compressor's
+    /// [`registry::Registration::version`]; 1 for fine-tuning, whose
+    /// training loop has [`advcomp_train::VERSION`] besides.
     pub fn version(&self) -> u32 {
+        let registered = |kind, name| {
+            registry::find(kind, name)
+                .map(|r| r.version)
+                .expect("every built-in compressor is registered")
+        };
         match self {
-            Step::Prune(c) => match c.method {
-                PruneMethod::Magnitude | PruneMethod::Dns | PruneMethod::Filter => 1,
-            },
-            Step::Quantise(c) => match c.method {
-                QuantMethod::Fixed | QuantMethod::Dynamic => 1,
-            },
+            Step::Prune(c) => registered(CompressorKind::Prune, c.method.name()),
+            Step::Quantise(c) => registered(CompressorKind::Quantise, c.method.name()),
             Step::Finetune(_) => 1,
+            Step::Project(p) => p.version(),
+        }
+    }
+
+    /// The compressor kind of this step; `None` for fine-tuning.
+    pub fn compressor_kind(&self) -> Option<CompressorKind> {
+        match self {
+            Step::Prune(_) => Some(CompressorKind::Prune),
+            Step::Quantise(_) => Some(CompressorKind::Quantise),
+            Step::Finetune(_) => None,
+            Step::Project(p) => Some(p.kind()),
         }
     }
 
@@ -474,23 +572,31 @@ impl Step {
         method: &str,
         params: &Map<String, Value>,
     ) -> Result<Step, ParamError> {
-        let unknown = || {
+        if op == "finetune" {
+            advcomp_params::check(FINETUNE_PARAMS, params)?;
+            let step = Step::Finetune(decode(params.clone())?);
+            step.validate()?;
+            return Ok(step);
+        }
+        let kind = CompressorKind::from_keyword(op).ok_or_else(|| {
             ParamError::invalid(
                 "method",
-                format!(
-                    "unknown compression step `{op} {method}`; known: prune magnitude|dns|filter, quantise fixed|dynamic, finetune"
-                ),
+                format!("unknown compression step `{op}`; known: prune, quantise, finetune"),
             )
-        };
-        let declared = params_of(op, method).ok_or_else(unknown)?;
-        advcomp_params::check(declared, params)?;
+        })?;
+        let registration = registry::find(kind, method)?;
+        if let Build::Projection(_) = registration.build {
+            return ProjectionStep::build(kind, method, params).map(Step::Project);
+        }
+        advcomp_params::check(registration.params, params)?;
+        let method = registration.name;
         let mut map = params.clone();
-        let step = match op {
-            "prune" => {
+        let step = match kind {
+            CompressorKind::Prune => {
                 map.insert("method".into(), Value::String(method.into()));
                 Step::Prune(decode(map)?)
             }
-            "quantise" | "quantize" => {
+            CompressorKind::Quantise => {
                 for (both, keys) in [
                     ("bits", ["weight_bits", "act_bits"]),
                     ("int_bits", ["weight_int_bits", "act_int_bits"]),
@@ -515,16 +621,16 @@ impl Step {
                 map.insert("method".into(), Value::String(method.into()));
                 Step::Quantise(decode(map)?)
             }
-            "finetune" => Step::Finetune(decode(map)?),
-            _ => return Err(unknown()),
         };
         step.validate()?;
         Ok(step)
     }
 
-    /// Checks ranges the types cannot express, naming the field.
+    /// Checks ranges the types cannot express, naming the field. A plugin's
+    /// step was checked when it was built.
     pub fn validate(&self) -> Result<(), ParamError> {
         match self {
+            Step::Project(_) => {}
             Step::Prune(p) => {
                 match (p.density, p.alpha) {
                     (Some(_), Some(_)) => {

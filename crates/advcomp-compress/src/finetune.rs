@@ -11,6 +11,7 @@ use crate::config::{FinetuneConfig, PruneTarget, QuantMethod, Scope};
 use crate::dns::Surgery;
 use crate::hook::CompressHook;
 use crate::mask::{self, Masks};
+use crate::registry::CompressorKind;
 use crate::state::{CompressionState, PrunePhase};
 
 /// DNS hysteresis with a density: with `t` the magnitude that keeps exactly
@@ -146,6 +147,15 @@ pub fn training_hook(state: &CompressionState) -> CompressHook {
     if let Some(q) = &state.quant {
         hook.weight_formats = q.weight_formats.clone();
         hook.act_formats = q.act_formats.clone();
+    }
+    for kind in CompressorKind::ALL {
+        hook.projections.extend(
+            state
+                .projections
+                .iter()
+                .filter(|p| p.kind() == kind)
+                .cloned(),
+        );
     }
     hook
 }

@@ -7,6 +7,7 @@ use burn::Tensor;
 
 use crate::fixed_point::{FixedPoint, fake_quant};
 use crate::mask::mask_tensor;
+use crate::projection::ProjectionStep;
 
 /// Inserts compression into the forward pass.
 ///
@@ -16,6 +17,9 @@ use crate::mask::mask_tensor;
 /// - Weight formats: each parameter is fake-quantised as it is used (the
 ///   stored float "shadow" weights are what the optimiser updates).
 /// - Activation formats: the output of each listed ReLU is fake-quantised.
+/// - Projections (plugin compressors): each parameter they apply to is
+///   projected as it is used, with the straight-through estimator
+///   ([`ProjectionStep::project`]), pruning kinds before quantising ones.
 ///
 /// A finished model has its masks and weight grids baked into the stored
 /// weights, so at inference only the activation formats remain.
@@ -27,12 +31,17 @@ pub struct CompressHook {
     pub weight_formats: BTreeMap<String, FixedPoint>,
     /// Activation formats by ReLU layer name.
     pub act_formats: BTreeMap<String, FixedPoint>,
+    /// Plugin compressors, in the order they apply.
+    pub projections: Vec<ProjectionStep>,
 }
 
 impl CompressHook {
     /// Whether the hook changes nothing.
     pub fn is_identity(&self) -> bool {
-        self.surgery.is_empty() && self.weight_formats.is_empty() && self.act_formats.is_empty()
+        self.surgery.is_empty()
+            && self.weight_formats.is_empty()
+            && self.act_formats.is_empty()
+            && self.projections.is_empty()
     }
 }
 
@@ -45,7 +54,7 @@ impl LayerHook for CompressHook {
     }
 
     fn transforms_params(&self) -> bool {
-        !self.surgery.is_empty() || !self.weight_formats.is_empty()
+        !self.surgery.is_empty() || !self.weight_formats.is_empty() || !self.projections.is_empty()
     }
 
     fn param(&self, param: &ParamInfo, value: Tensor<1>) -> Tensor<1> {
@@ -61,6 +70,9 @@ impl LayerHook for CompressHook {
         }
         if let Some(&format) = self.weight_formats.get(&param.name) {
             value = fake_quant(value, format);
+        }
+        for projection in &self.projections {
+            value = projection.project(param, value);
         }
         value
     }

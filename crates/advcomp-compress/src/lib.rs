@@ -2,6 +2,10 @@
 //! in float so that compressed models still fine-tune and still give
 //! attacks their input gradients.
 //!
+//! - [`registry`]: every compressor by kind and name, built-in or from a
+//!   plugin crate ([`registry::Registration`], submitted with
+//!   [`inventory`]); a plugin is a [`registry::Projection`] of the weights,
+//!   run by [`projection::ProjectionStep`].
 //! - [`config`]: the steps a user asks for — [`PruneConfig`] (magnitude,
 //!   Dynamic Network Surgery, L1 filter pruning), [`QuantConfig`] (fixed and
 //!   dynamic fixed point, weights and activations), [`FinetuneConfig`] — as
@@ -29,6 +33,8 @@ pub mod hook;
 pub mod mask;
 pub mod model;
 pub mod pipeline;
+pub mod projection;
+pub mod registry;
 pub mod report;
 pub mod state;
 
@@ -41,5 +47,12 @@ pub use error::CompressError;
 pub use fixed_point::{FixedPoint, fake_quant};
 pub use model::CompressedModel;
 pub use pipeline::{Context, compress};
+pub use projection::ProjectionStep;
+pub use registry::{CompressorKind, Projection, Registration};
 pub use report::CompressionReport;
 pub use state::CompressionState;
+
+/// Re-exported so plugin crates register compressors with
+/// `advcomp_compress::inventory::submit!` without depending on `inventory`
+/// themselves.
+pub use inventory;

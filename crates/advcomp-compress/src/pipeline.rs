@@ -13,6 +13,7 @@ use crate::finetune;
 use crate::fixed_point::fake_quant;
 use crate::mask::{self, Masks};
 use crate::model::CompressedModel;
+use crate::registry::CompressorKind;
 use crate::report::{Accuracy, CompressionReport};
 use crate::state::{CompressionState, PrunePhase, Pruning, Quantisation};
 
@@ -80,6 +81,7 @@ pub fn compress(
                 if phase == PrunePhase::Fixed {
                     network = masks.apply(network);
                 }
+                state.replace(CompressorKind::Prune);
                 state.pruning = Some(Pruning {
                     config: config.clone(),
                     masks,
@@ -90,6 +92,7 @@ pub fn compress(
             Step::Quantise(config) => {
                 // Formats describe the weights as deployed (pruned).
                 let (deployed, _) = finalize(network.clone(), state.clone());
+                state.replace(CompressorKind::Quantise);
                 state.quant = Some(Quantisation {
                     config: config.clone(),
                     weight_formats: calibrate::weight_formats(&deployed, config),
@@ -97,6 +100,10 @@ pub fn compress(
                         &deployed, ctx.train, config, ctx.device,
                     ),
                 });
+            }
+            Step::Project(projection) => {
+                state.replace(projection.kind());
+                state.projections.push(projection.clone());
             }
             Step::Finetune(config) => {
                 if compressed.is_none() {
@@ -129,7 +136,8 @@ pub fn compress(
 /// Bakes the state into the weights: DNS with a density and unfinished
 /// gradual pruning end at exactly their density (DNS with `alpha` keeps the
 /// surgery's last masks: its density is what they reach), masks are
-/// applied, weights are put on their grids.
+/// applied, weights are put on their grids, and plugin projections replace
+/// the weights they apply to (prune before quantise, as in training).
 pub fn finalize(network: Network, mut state: CompressionState) -> (Network, CompressionState) {
     let mut network = network;
     if let Some(p) = state.pruning.as_mut() {
@@ -164,6 +172,11 @@ pub fn finalize(network: Network, mut state: CompressionState) -> (Network, Comp
             Some(&format) => fake_quant(value, format),
             None => value,
         });
+    }
+    for kind in CompressorKind::ALL {
+        for projection in state.projections.iter().filter(|p| p.kind() == kind) {
+            network = projection.bake(network);
+        }
     }
     (network, state)
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Step;
 use crate::model::CompressedModel;
+use crate::registry::CompressorKind;
 
 /// One parametrised layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +91,22 @@ impl CompressionReport {
             let format = quant
                 .and_then(|q| q.weight_formats.get(&info.name))
                 .copied();
-            let bits = format.map_or(32, |f| f.bits);
+            // A plugin quantiser stores its values in its own bits; a
+            // plugin pruning keeps them float.
+            let projected = model
+                .state
+                .projections
+                .iter()
+                .find(|p| p.kind() == CompressorKind::Quantise && p.applies_to(&info));
+            let bits = match (projected, format) {
+                (Some(p), _) => p.bits(),
+                (None, Some(f)) => f.bits,
+                (None, None) => 32,
+            };
+            let format_name = match projected {
+                Some(p) => Some(p.name().to_string()),
+                None => format.map(|f| f.notation()),
+            };
             size_bits += host.len() as u64 * u64::from(bits);
             nonzero_size_bits += nonzeros as u64 * u64::from(bits);
             match info.kind {
@@ -100,7 +116,7 @@ impl CompressionReport {
                     weights: host.len(),
                     nonzeros,
                     density: ratio(nonzeros, host.len()),
-                    weight_format: format.map(|f| f.notation()),
+                    weight_format: format_name,
                     weight_bits: bits,
                     bias_format: None,
                     act_format: None,
@@ -108,7 +124,7 @@ impl CompressionReport {
                 }),
                 ParamKind::Bias => {
                     if let Some(row) = layers.iter_mut().rev().find(|r| r.layer == info.layer) {
-                        row.bias_format = format.map(|f| f.notation());
+                        row.bias_format = format_name;
                     }
                 }
             }

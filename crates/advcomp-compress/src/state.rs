@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{PruneConfig, QuantConfig, Step};
 use crate::fixed_point::FixedPoint;
 use crate::mask::Masks;
+use crate::projection::ProjectionStep;
+use crate::registry::CompressorKind;
 
 /// The compression applied to a network so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -17,6 +19,12 @@ pub struct CompressionState {
     pub pruning: Option<Pruning>,
     /// The latest quantisation, if any.
     pub quant: Option<Quantisation>,
+    /// Plugin compressors in force, at most one per kind: a step of a kind
+    /// replaces the earlier one of that kind, built-in or plugin. Left out
+    /// of the sidecar when empty, so sidecars without plugins read and write
+    /// as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projections: Vec<ProjectionStep>,
 }
 
 /// Why a loaded [`CompressionState`] does not fit its network, or is out of
@@ -38,6 +46,17 @@ fn state_error(field: impl Into<String>, message: impl Into<String>) -> StateErr
 }
 
 impl CompressionState {
+    /// Records that a step of `kind` now holds: the earlier compressor of
+    /// that kind, built-in or plugin, no longer applies (its effect on the
+    /// weights stays where it was baked in).
+    pub fn replace(&mut self, kind: CompressorKind) {
+        match kind {
+            CompressorKind::Prune => self.pruning = None,
+            CompressorKind::Quantise => self.quant = None,
+        }
+        self.projections.retain(|p| p.kind() != kind);
+    }
+
     /// Checks a state read from a checkpoint against `network` (the
     /// weights it was loaded with): the step configurations by
     /// [`Step::validate`], every format by [`FixedPoint::check`], formats

@@ -38,9 +38,10 @@ mod tests {
     }
 
     /// What linking brings in: every registry entry a plugin adds is found
-    /// (the attack registry lists the Square plugin's attack), and every
-    /// linked registration, plugins included, declares exactly its
-    /// parameters.
+    /// (the attack registry lists the Square plugin's attack, the compressor
+    /// registry the low-bit plugin's quantisers), every linked
+    /// registration, plugins included, declares exactly its parameters, and
+    /// no name is claimed twice.
     #[test]
     fn the_plugins_registrations_are_present_and_well_declared() {
         let all = advcomp_attack::registrations();
@@ -50,5 +51,19 @@ mod tests {
             let problems = r.declaration_problems();
             assert!(problems.is_empty(), "{}: {problems:?}", r.name);
         }
+        let compressors = advcomp_compress::registry::registrations();
+        let titles: Vec<String> = compressors.iter().map(|r| r.title()).collect();
+        for plugin in ["quantise ternary", "quantise binary"] {
+            assert!(titles.iter().any(|t| t == plugin), "{titles:?}");
+        }
+        for r in compressors {
+            let problems = r.declaration_problems();
+            assert!(problems.is_empty(), "{}: {problems:?}", r.title());
+        }
+        assert!(
+            advcomp_compress::registry::duplicates().is_empty(),
+            "{:?}",
+            advcomp_compress::registry::duplicates()
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! The scenario language's [`Catalog`] over the real registries: the attack
-//! registry (plugins included), the compressors' step configurations, the
-//! defences and the training configuration; and their snapshot
+//! and compressor registries (plugins included), the defences and the
+//! training configuration; and their snapshot
 //! ([`Registries::snapshot`]) that the scenario crate's tests use.
 
 use advcomp_attack::RegistryError;
+use advcomp_compress::CompressorKind;
 use advcomp_compress::Step as CompressStep;
-use advcomp_compress::config::{PRUNE_METHODS, QUANT_METHODS, params_of};
+use advcomp_compress::config::FINETUNE_PARAMS;
 use advcomp_models::Architecture;
 use advcomp_scenario::snapshot::{Component, TargetRules};
 use advcomp_scenario::{Catalog, CatalogError, CatalogSnapshot, Kind};
@@ -42,16 +43,10 @@ impl Registries {
             c.targeted = r.targeted;
             components.push(c);
         }
-        for (kind, op, methods) in [
-            (Kind::Prune, "prune", PRUNE_METHODS),
-            (Kind::Quantise, "quantise", QUANT_METHODS),
-            (Kind::Finetune, "finetune", &["finetune"]),
-        ] {
-            for method in methods {
-                let params = params_of(op, method).unwrap_or_default();
-                components.push(component(kind, method, params));
-            }
+        for r in advcomp_compress::registry::registrations() {
+            components.push(component(scenario_kind(r.kind), r.name, r.params));
         }
+        components.push(component(Kind::Finetune, "finetune", FINETUNE_PARAMS));
         for name in advcomp_defence::DEFENCES {
             let params = advcomp_defence::spec::params_of(name).unwrap_or_default();
             let mut c = component(Kind::Defence, name, &params);
@@ -90,8 +85,8 @@ impl Catalog for Registries {
                 .into_iter()
                 .map(|r| r.name.to_string())
                 .collect(),
-            Kind::Prune => PRUNE_METHODS.iter().map(|s| s.to_string()).collect(),
-            Kind::Quantise => QUANT_METHODS.iter().map(|s| s.to_string()).collect(),
+            Kind::Prune => compressor_names(CompressorKind::Prune),
+            Kind::Quantise => compressor_names(CompressorKind::Quantise),
             Kind::Finetune => vec!["finetune".into()],
             Kind::Defence => advcomp_defence::DEFENCES
                 .iter()
@@ -184,6 +179,22 @@ impl Catalog for Registries {
         (kind == Kind::Defence && advcomp_defence::spec::is_secret(name, param))
             .then(|| format!("#{}", advcomp_defence::Key::from_passphrase(value).id()))
     }
+}
+
+/// The scenario language's kind of a compressor kind.
+fn scenario_kind(kind: CompressorKind) -> Kind {
+    match kind {
+        CompressorKind::Prune => Kind::Prune,
+        CompressorKind::Quantise => Kind::Quantise,
+    }
+}
+
+/// The registered compressors of `kind`, plugins included.
+fn compressor_names(kind: CompressorKind) -> Vec<String> {
+    advcomp_compress::registry::names(kind)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The parameter the user wrote for `field`: a quantiser's `bits`,

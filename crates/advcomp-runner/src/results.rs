@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use advcomp_attack::NormStats;
-use advcomp_compress::{CompressionReport, Step as CompressStep};
+use advcomp_compress::{CompressionReport, CompressorKind, Step as CompressStep};
 use advcomp_scenario::Resolved;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -277,13 +277,17 @@ pub fn gather(
             let r: CompressionReport = read_json(&report_path)?;
             let wbits = r.layers.iter().map(|l| l.weight_bits).max().unwrap_or(32);
             let abits = r.layers.iter().map(|l| l.act_bits).min().unwrap_or(32);
-            let has = |f: fn(&CompressStep) -> bool| r.steps.iter().any(f);
+            let has = |kind| {
+                r.steps
+                    .iter()
+                    .any(|s: &CompressStep| s.compressor_kind() == Some(kind))
+            };
             (
                 r.density,
                 wbits,
                 abits,
-                has(|s| matches!(s, CompressStep::Prune(_))),
-                has(|s| matches!(s, CompressStep::Quantise(_))),
+                has(CompressorKind::Prune),
+                has(CompressorKind::Quantise),
             )
         } else {
             (1.0, 32, 32, false, false)

@@ -8,7 +8,7 @@ use advcomp_models::checkpoint;
 use advcomp_train::Limits;
 use advcomp_train::batch;
 use miette::{IntoDiagnostic, Result, WrapErr};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::cli::AttackArgs;
 use crate::out::outln;
@@ -21,7 +21,7 @@ pub fn run(args: AttackArgs, quiet: bool) -> Result<()> {
     let (Some(model_dir), Some(name), Some(out)) = (&args.model, &args.attack, &args.out) else {
         return Err(miette::miette!("--model, --attack and --out are required"));
     };
-    let params = parse_params(&args.params)?;
+    let params = Value::Object(super::parse_params("--param", &args.params)?);
     let attack = advcomp_attack::build(name, &params).into_diagnostic()?;
     let target: Option<TargetChoice> = args
         .target
@@ -182,25 +182,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 /// (`0.1`, `true`, `[1,2]`), strings otherwise. A name given twice is an
 /// error: silently keeping one of the values would run another attack
 /// than the one the command line reads as.
-fn parse_params(pairs: &[String]) -> Result<Value> {
-    let mut map = Map::new();
-    for pair in pairs {
-        let (k, v) = pair.split_once('=').ok_or_else(|| {
-            miette::miette!("--param {pair:?}: expected NAME=VALUE, e.g. epsilon=0.1")
-        })?;
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
-        let name = k.trim();
-        if let Some(first) = map.get(name) {
-            return Err(miette::miette!(
-                help = "give each parameter once",
-                "--param {name} is given twice (first {first}, then {value})"
-            ));
-        }
-        map.insert(name.to_string(), value);
-    }
-    Ok(Value::Object(map))
-}
-
 fn list() -> Result<()> {
     for reg in advcomp_attack::registrations() {
         let aliases = if reg.aliases.is_empty() {

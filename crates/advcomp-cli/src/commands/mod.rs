@@ -145,6 +145,33 @@ impl From<DatasetArg> for DatasetKind {
     }
 }
 
+/// A component's parameters from repeated `FLAG NAME=VALUE` arguments: each
+/// value is read as JSON (`0.1`, `true`, `"auto"`) and else kept as a
+/// string, and each name may be given once. The component's declaration
+/// checks them afterwards, as it checks a scenario's.
+fn parse_params(
+    flag: &str,
+    pairs: &[String],
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = serde_json::Map::new();
+    for pair in pairs {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            miette::miette!("{flag} {pair:?}: expected NAME=VALUE, e.g. epsilon=0.1")
+        })?;
+        let value =
+            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+        let name = k.trim();
+        if let Some(first) = map.get(name) {
+            return Err(miette::miette!(
+                help = "give each parameter once",
+                "{flag} {name} is given twice (first {first}, then {value})"
+            ));
+        }
+        map.insert(name.to_string(), value);
+    }
+    Ok(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
