@@ -370,3 +370,76 @@ transfer base -> low, bin using fgsm
         "a rerun is served from the cache"
     );
 }
+
+/// A plugin defence (feature squeezing, an input detector) in a scenario:
+/// applied to a model and to a compressed model (`compress → defend`), and
+/// kept by a compressed variant of a guarded model (`defend → compress`)
+/// with its threshold set again on the compressed weights.
+#[test]
+fn a_plugin_detector_guards_models_before_and_after_compression() {
+    let d = tempfile::tempdir().unwrap();
+    let text = "seed = 5
+train_images = 800
+test_images = 100
+
+model base = lenet5 { epochs: 1 }
+variant guarded = base | defend squeeze { calibration_images: 400 }
+variant guarded_pruned = guarded | prune magnitude { density: 0.3 }
+variant pruned_guarded = base | prune magnitude { density: 0.3 } | defend squeeze { calibration_images: 400 }
+
+attack fgsm = fgsm { epsilon: 0.2 }
+transfer base -> guarded, guarded_pruned, pruned_guarded using fgsm
+";
+    std::fs::write(d.path().join("s.scn"), text).unwrap();
+    let o = advcomp(d.path(), &["check", "s.scn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = advcomp(d.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = numbers(d.path());
+    let models = results["models"].as_array().unwrap();
+    let model = |id: &str| models.iter().find(|m| m["id"] == id).unwrap().clone();
+    for (id, applied_to) in [
+        ("guarded", "guarded"),
+        ("guarded_pruned", "guarded"),
+        ("pruned_guarded", "pruned_guarded"),
+    ] {
+        let m = model(id);
+        assert_eq!(m["defence"]["defence"], "squeeze", "{m}");
+        assert_eq!(m["defence"]["applied_to"], applied_to, "{m}");
+        assert!(m["defence"]["false_positive_rate"].is_number(), "{m}");
+    }
+    assert_eq!(model("pruned_guarded")["pruned"], true);
+    for t in results["transfers"].as_array().unwrap() {
+        assert!(t["detected"].is_number(), "every target detects: {t}");
+    }
+    // The compressed variant's checkpoint records a threshold set on its
+    // own weights, not its parent's: the one `pruned_guarded` gets, whose
+    // weights are the same (pruning the guarded model or the base gives
+    // the same network, and guarding changes no weight).
+    let mut thresholds = Vec::new();
+    let mut stack = vec![d.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "checkpoint.json") {
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                if let Some(t) = v["extra"]["detector"]["threshold"].as_f64() {
+                    let pruned = !v["extra"]["compression"]["state"]["pruning"].is_null();
+                    thresholds.push((pruned, t.to_bits()));
+                }
+            }
+        }
+    }
+    thresholds.sort_unstable();
+    let [(false, base), (true, a), (true, b)] = thresholds[..] else {
+        panic!("one unpruned and two pruned guarded models: {thresholds:?}");
+    };
+    assert_eq!(
+        a, b,
+        "both pruned models are calibrated on their own weights"
+    );
+    assert_ne!(a, base, "not on their parent's");
+}

@@ -11,6 +11,10 @@
 //! - [`taboo`]: the Taboo Trap (keyed activation bounds).
 //! - [`sitatapatra`]: keyed guard checksums after Sitatapatra.
 //! - [`traceback`]: which keyed model a sample was crafted on.
+//! - [`registry`]: every defence by name, built-in or from a plugin crate
+//!   ([`registry::Registration`], submitted with [`inventory`]); a plugin
+//!   is a [`registry::InputDetector`], calibrated and run by
+//!   [`input_detector::CalibratedDetector`].
 //! - [`spec`]: a defence as a scenario names it (`defend taboo { key: … }`),
 //!   checked field by field.
 //! - [`adversarial`]: PGD adversarial training (Madry et al.) as the
@@ -23,8 +27,10 @@
 pub mod adversarial;
 pub mod defence;
 pub mod guarded;
+pub mod input_detector;
 pub mod key;
 pub mod persist;
+pub mod registry;
 pub mod sitatapatra;
 pub mod spec;
 pub mod taboo;
@@ -37,9 +43,16 @@ pub use defence::{
     column_percentiles, percentile,
 };
 pub use guarded::Guarded;
+pub use input_detector::CalibratedDetector;
 pub use key::Key;
 pub use persist::{DefenceError, EXTRA_KEY, from_sidecar, save};
+pub use registry::{InputDetector, Registration};
 pub use sitatapatra::{Sitatapatra, SitatapatraConfig};
-pub use spec::{DEFENCES, DefenceSpec, KeySource, SpecError};
+pub use spec::{DefenceSpec, KeySource, SpecError};
 pub use taboo::{TabooConfig, TabooTrap};
 pub use traceback::{Evidence, Suspect, attribute, traceback};
+
+/// Re-exported so plugin crates register defences with
+/// `advcomp_defence::inventory::submit!` without depending on `inventory`
+/// themselves.
+pub use inventory;

@@ -8,15 +8,14 @@
 use advcomp_params::{Param, ParamError, ParamType};
 use serde_json::{Map, Value};
 
+use crate::input_detector::CalibratedDetector;
 use crate::key::Key;
+use crate::registry;
 use crate::sitatapatra::SitatapatraConfig;
 use crate::taboo::TabooConfig;
 
-/// The defences a scenario may name (canonical names).
-pub const DEFENCES: &[&str] = &["adversarial", "sitatapatra", "taboo"];
-
-/// Parameters every defence takes: its hardening fine-tune.
-const COMMON_PARAMS: &[Param] = &[
+/// Parameters every built-in defence takes: its hardening fine-tune.
+pub(crate) const COMMON_PARAMS: &[Param] = &[
     Param::new(
         "epochs",
         ParamType::COUNT,
@@ -34,7 +33,7 @@ const COMMON_PARAMS: &[Param] = &[
     ),
 ];
 /// Parameters of the keyed defences.
-const KEYED_PARAMS: &[Param] = &[
+pub(crate) const KEYED_PARAMS: &[Param] = &[
     Param::new(
         "key",
         ParamType::Text,
@@ -48,7 +47,7 @@ const KEYED_PARAMS: &[Param] = &[
     ),
 ];
 /// Parameters of adversarial training besides the attack's own.
-const ADVERSARIAL_PARAMS: &[Param] = &[
+pub(crate) const ADVERSARIAL_PARAMS: &[Param] = &[
     Param::new(
         "attack",
         ParamType::Text,
@@ -64,26 +63,18 @@ const ADVERSARIAL_PARAMS: &[Param] = &[
 /// The names of the keyed defences' key parameters.
 const KEYED: &[&str] = &["key", "key_seed"];
 
-/// Every parameter the canonical defence `name` declares. Adversarial
-/// training also takes its attack's parameters ([`forwards_to_attack`]).
+/// Every parameter the defence `name` declares, from its registration.
+/// Adversarial training also takes its attack's parameters
+/// ([`forwards_to_attack`]).
 pub fn params_of(name: &str) -> Option<Vec<Param>> {
-    let own: &[&[Param]] = match canonical(name)? {
-        "taboo" => &[COMMON_PARAMS, KEYED_PARAMS, crate::TabooConfig::PARAMS],
-        "sitatapatra" => &[
-            COMMON_PARAMS,
-            KEYED_PARAMS,
-            crate::SitatapatraConfig::PARAMS,
-        ],
-        _ => &[COMMON_PARAMS, ADVERSARIAL_PARAMS],
-    };
-    Some(own.concat())
+    registry::find(name).map(registry::Registration::params)
 }
 
 /// Whether the defence passes the parameters it does not declare to the
 /// attack its `attack` parameter names (default `pgd`): adversarial
 /// training does.
 pub fn forwards_to_attack(name: &str) -> bool {
-    canonical(name) == Some("adversarial")
+    registry::find(name).is_some_and(|r| r.forwards_to_attack)
 }
 
 /// Whether parameter `param` of the canonical defence `name` is a secret
@@ -93,29 +84,14 @@ pub fn is_secret(name: &str, param: &str) -> bool {
     params_of(name).is_some_and(|all| all.iter().any(|p| p.name == param && p.secret))
 }
 
-/// Other names of each defence: `taboo_trap` is the Taboo Trap's registry
-/// name, `pgd_at` the usual name of Madry et al.'s adversarial training.
-const ALIASES: &[(&str, &[&str])] = &[
-    ("adversarial", &["pgd_at", "adversarial_training"]),
-    ("sitatapatra", &[]),
-    ("taboo", &["taboo_trap"]),
-];
-
-/// The other names of the canonical defence `name`.
+/// The other names of the defence `name` (`taboo_trap` for `taboo`).
 pub fn aliases(name: &str) -> &'static [&'static str] {
-    ALIASES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[], |(_, a)| a)
+    registry::find(name).map_or(&[], |r| r.aliases)
 }
 
 /// The canonical name of a defence, given its name or an alias in any case.
 pub fn canonical(name: &str) -> Option<&'static str> {
-    let name = name.trim().to_ascii_lowercase();
-    ALIASES
-        .iter()
-        .find(|(n, a)| *n == name || a.contains(&name.as_str()))
-        .map(|(n, _)| *n)
+    registry::find(name).map(|r| r.name)
 }
 
 /// Where a key comes from. The passphrase is a secret: [`KeySource`]'s
@@ -160,18 +136,21 @@ pub enum Method {
         /// Share of each batch replaced by adversarial examples.
         fraction: f64,
     },
+    /// A plugin input detector (not yet calibrated): it trains nothing.
+    Detector(CalibratedDetector),
 }
 
 /// A checked defence declaration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefenceSpec {
-    /// Canonical name (one of [`DEFENCES`]).
+    /// Canonical name (one of [`registry::names`]).
     pub name: &'static str,
     /// What it does.
     pub method: Method,
     /// The key (keyed defences only).
     pub key: Option<KeySource>,
-    /// Epochs of the hardening fine-tune. Default 2.
+    /// Epochs of the hardening fine-tune. Default 2; 0 for an input
+    /// detector, which trains nothing.
     pub epochs: usize,
     /// Learning rate of the hardening fine-tune (constant). Default 0.01.
     pub lr: f64,
@@ -254,12 +233,23 @@ impl DefenceSpec {
     /// Checks `params` for the defence `name`: first against its
     /// declaration ([`params_of`]), then the rules between parameters.
     pub fn from_params(name: &str, params: &Map<String, Value>) -> Result<Self, SpecError> {
-        let name = canonical(name).ok_or_else(|| {
+        let registration = registry::find(name).ok_or_else(|| {
             SpecError::general(format!(
                 "unknown defence `{name}`; known: {}",
-                DEFENCES.join(", ")
+                registry::names().join(", ")
             ))
         })?;
+        let name = registration.name;
+        if registration.is_detector() {
+            return Ok(DefenceSpec {
+                name,
+                method: Method::Detector(CalibratedDetector::build(name, params)?),
+                key: None,
+                epochs: 0,
+                lr: 0.0,
+                seed: None,
+            });
+        }
         let declared = params_of(name).unwrap_or_default();
         let mine: Map<String, Value> = params
             .iter()
@@ -328,7 +318,12 @@ impl DefenceSpec {
         spec.method = match name {
             "taboo" => Method::Taboo(config::<TabooConfig>(own, name)?),
             "sitatapatra" => Method::Sitatapatra(config::<SitatapatraConfig>(own, name)?),
-            _ => adversarial(own)?,
+            "adversarial" => adversarial(own)?,
+            other => {
+                return Err(SpecError::general(format!(
+                    "`{other}` is registered as built in, but advcomp-defence does not build it"
+                )));
+            }
         };
         if name != "adversarial" && spec.key.is_none() {
             return Err(SpecError::general(format!(
@@ -360,12 +355,12 @@ impl DefenceSpec {
     }
 
     /// The implementation's version, part of the cache key of every
-    /// `defend` step. Bump a defence's number whenever a change makes it
-    /// harden or detect differently for the same configuration.
+    /// `defend` step: its registration's
+    /// ([`registry::Registration::version`]).
     pub fn version(&self) -> u32 {
-        match self.method {
-            Method::Taboo(_) | Method::Sitatapatra(_) | Method::Adversarial { .. } => 1,
-        }
+        registry::find(self.name)
+            .map(|r| r.version)
+            .expect("a spec is built from a registration")
     }
 
     /// What determines this defence's result, for hashing: every setting
@@ -375,6 +370,14 @@ impl DefenceSpec {
     /// training's attack is represented by its registry identity.
     pub fn identity(&self) -> Value {
         let method = match &self.method {
+            Method::Detector(detector) => {
+                // Trains nothing: no training version, key or fine-tune.
+                return serde_json::json!({
+                    "defence": self.name,
+                    "version": self.version(),
+                    "method": detector.identity(),
+                });
+            }
             Method::Taboo(c) => serde_json::json!({ "taboo": c }),
             Method::Sitatapatra(c) => serde_json::json!({ "sitatapatra": c }),
             Method::Adversarial {

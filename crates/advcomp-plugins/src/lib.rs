@@ -39,7 +39,8 @@ mod tests {
 
     /// What linking brings in: every registry entry a plugin adds is found
     /// (the attack registry lists the Square plugin's attack, the compressor
-    /// registry the low-bit plugin's quantisers), every linked
+    /// registry the low-bit plugin's quantisers, the defence registry
+    /// feature squeezing), every linked
     /// registration, plugins included, declares exactly its parameters, and
     /// no name is claimed twice.
     #[test]
@@ -64,6 +65,18 @@ mod tests {
             advcomp_compress::registry::duplicates().is_empty(),
             "{:?}",
             advcomp_compress::registry::duplicates()
+        );
+        let defences = advcomp_defence::registry::registrations();
+        let names: Vec<&str> = defences.iter().map(|r| r.name).collect();
+        assert!(names.contains(&"squeeze"), "{names:?}");
+        for r in defences {
+            let problems = r.declaration_problems();
+            assert!(problems.is_empty(), "{}: {problems:?}", r.name);
+        }
+        assert!(
+            advcomp_defence::registry::duplicates().is_empty(),
+            "{:?}",
+            advcomp_defence::registry::duplicates()
         );
     }
 }

@@ -1,6 +1,6 @@
 //! The scenario language's [`Catalog`] over the real registries: the attack
-//! and compressor registries (plugins included), the defences and the
-//! training configuration; and their snapshot
+//! compressor and defence registries (plugins included) and the training
+//! configuration; and their snapshot
 //! ([`Registries::snapshot`]) that the scenario crate's tests use.
 
 use advcomp_attack::RegistryError;
@@ -47,14 +47,10 @@ impl Registries {
             components.push(component(scenario_kind(r.kind), r.name, r.params));
         }
         components.push(component(Kind::Finetune, "finetune", FINETUNE_PARAMS));
-        for name in advcomp_defence::DEFENCES {
-            let params = advcomp_defence::spec::params_of(name).unwrap_or_default();
-            let mut c = component(Kind::Defence, name, &params);
-            c.aliases = advcomp_defence::spec::aliases(name)
-                .iter()
-                .map(|a| a.to_string())
-                .collect();
-            c.forwards_to_attack = advcomp_defence::spec::forwards_to_attack(name);
+        for r in advcomp_defence::registry::registrations() {
+            let mut c = component(Kind::Defence, r.name, &r.params());
+            c.aliases = r.aliases.iter().map(|a| a.to_string()).collect();
+            c.forwards_to_attack = r.forwards_to_attack;
             components.push(c);
         }
         CatalogSnapshot {
@@ -88,9 +84,9 @@ impl Catalog for Registries {
             Kind::Prune => compressor_names(CompressorKind::Prune),
             Kind::Quantise => compressor_names(CompressorKind::Quantise),
             Kind::Finetune => vec!["finetune".into()],
-            Kind::Defence => advcomp_defence::DEFENCES
-                .iter()
-                .map(|s| s.to_string())
+            Kind::Defence => advcomp_defence::registry::names()
+                .into_iter()
+                .map(str::to_string)
                 .collect(),
         };
         list

@@ -7,7 +7,8 @@ use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress}
 use advcomp_data::{Dataset, Split};
 use advcomp_defence::spec::Method;
 use advcomp_defence::{
-    AdversarialTraining, Defence, DefenceSpec, Detector, Guarded, Key, Sitatapatra, TabooTrap,
+    AdversarialTraining, CalibratedDetector, Defence, DefenceSpec, Detection, Detector, Guarded,
+    Key, Sitatapatra, TabooTrap,
 };
 use advcomp_models::{Architecture, Classifier, Ensemble, Network, checkpoint};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
@@ -25,6 +26,9 @@ use crate::plan::{Plan, PlanStep, StepKind};
 
 /// Images per evaluation batch.
 const EVAL_BATCH: usize = 500;
+
+/// A compress step's report, in its cache directory.
+pub const REPORT: &str = "report.json";
 
 /// Told about a run's progress (the CLI draws bars with it).
 pub trait RunObserver {
@@ -158,10 +162,12 @@ pub fn find_dir(plan: &Plan, cache: &Cache, pred: impl Fn(&StepKind) -> bool) ->
 }
 
 /// A model as the steps use it: the deployed network (with its
-/// compression) and, for a defended one, its detector's defence.
+/// compression) and, for a defended one, its keyed defence's detector, its
+/// plugin input detector, or both.
 struct Loaded {
     model: CompressedModel,
     defence: Option<Box<dyn Defence>>,
+    detector: Option<CalibratedDetector>,
 }
 
 impl Loaded {
@@ -183,11 +189,20 @@ impl Loaded {
         }
     }
 
-    /// Runs the detector over `images` (`[n, c, h, w]` host values) in
-    /// batches; `None` for an undefended model.
+    /// Whether the model has a run-time detector.
+    fn detects(&self) -> bool {
+        self.defence.is_some() || self.detector.is_some()
+    }
+
+    /// Runs the detectors over `images` (`[n, c, h, w]` host values) in
+    /// batches; `None` for a model without one. With both a keyed defence
+    /// and an input detector, a sample is flagged when either flags it and
+    /// its score is the larger of the two.
     fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
-        let defence = self.defence.as_deref()?;
-        let detector = Detector::new(defence);
+        if !self.detects() {
+            return None;
+        }
+        let keyed = self.defence.as_deref().map(Detector::new);
         let per: usize = dims[1..].iter().product();
         let mut out = DetectionRecord::default();
         for chunk in images.chunks(EVAL_BATCH * per) {
@@ -197,13 +212,37 @@ impl Loaded {
                 dims[2],
                 dims[3],
             ]);
-            let d = detector.detect_hooked(&self.model.network, x, self.model.hook());
+            let by_key = keyed
+                .as_ref()
+                .map(|d| d.detect_hooked(&self.model.network, x.clone(), self.model.hook()));
+            let by_input = self.detector.as_ref().map(|d| d.detect(&self.model, x));
+            let d = match (by_key, by_input) {
+                (Some(a), Some(b)) => either(a, b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => unreachable!("detects() said there is a detector"),
+            };
             out.flag.extend(d.flag);
             out.score.extend(d.score);
             out.confidence.extend(d.confidence);
             out.predicted.extend(d.predicted.iter().map(|&p| p as u8));
         }
         Some(out)
+    }
+}
+
+/// Two detectors' verdicts on the same samples of the same model: flagged
+/// by either, scored by the worse.
+fn either(a: Detection, b: Detection) -> Detection {
+    Detection {
+        flag: a.flag.iter().zip(&b.flag).map(|(x, y)| *x || *y).collect(),
+        score: a
+            .score
+            .iter()
+            .zip(&b.score)
+            .map(|(x, y)| x.max(*y))
+            .collect(),
+        predicted: a.predicted,
+        confidence: a.confidence,
     }
 }
 
@@ -272,7 +311,49 @@ fn load_model(dir: &Path, device: &Device, secret: Option<&Key>) -> Result<Loade
         }
         None => None,
     };
-    Ok(Loaded { model, defence })
+    let detector =
+        CalibratedDetector::from_sidecar(&sidecar, dir).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Loaded {
+        model,
+        defence,
+        detector,
+    })
+}
+
+/// The `defend` step of a plugin input detector: the parent (compressed or
+/// not) unchanged, with the detector calibrated on it and recorded in its
+/// sidecar, and the parent's compression report kept beside it (the
+/// weights are the parent's). Nothing is trained, so the "twin" is the
+/// parent itself.
+fn guard(
+    step: &PlanStep,
+    mut detector: CalibratedDetector,
+    (parent, parent_dir): (CompressedModel, &Path),
+    mut sidecar: checkpoint::Sidecar,
+    inputs: &Inputs<'_>,
+    out: &Path,
+) -> Result<(), RunError> {
+    let report = parent_dir.join(REPORT);
+    if report.is_file() {
+        let report: advcomp_compress::CompressionReport = crate::cache::read_json(&report)?;
+        write_json(&out.join(REPORT), &report)?;
+    }
+    let plain = inputs.device.clone().without_autodiff();
+    detector.calibrate(&parent, inputs.train, &plain);
+    detector.save_into(&mut sidecar);
+    let accuracy = advcomp_train::evaluate(&parent, inputs.test, &plain, EVAL_BATCH).accuracy;
+    checkpoint::save(&parent.network, &sidecar, out).map_err(|e| step_error(step, e))?;
+    write_json(
+        &out.join(artifacts::DEFENCE),
+        &DefenceRecord {
+            defence: detector.name().to_string(),
+            key_id: None,
+            detects: true,
+            epochs: 0,
+            accuracy,
+            twin_accuracy: accuracy,
+        },
+    )
 }
 
 /// The `defend` step: fine-tunes the parent with the defence (and, for the
@@ -292,6 +373,16 @@ fn defend(
     let spec = DefenceSpec::from_params(name, params).map_err(|e| step_error(step, e))?;
     let (parent, mut sidecar) =
         CompressedModel::load(parent_dir, &plain).map_err(|e| step_error(step, e))?;
+    if let Method::Detector(detector) = &spec.method {
+        return guard(
+            step,
+            detector.clone(),
+            (parent, parent_dir),
+            sidecar,
+            inputs,
+            out,
+        );
+    }
     if !parent.hook().is_identity() || parent.state.pruning.is_some() {
         return Err(step_error(
             step,
@@ -352,6 +443,12 @@ fn defend(
                 .fit(network, inputs.train, device, &mut hooks, &mut ())
                 .map_err(|e| step_error(step, e))?;
             (n.valid(), None)
+        }
+        Method::Detector(_) => {
+            return Err(step_error(
+                step,
+                "an input detector trains nothing (it is applied by `guard`)",
+            ));
         }
     };
     let hardened_accuracy = accuracy(&hardened, inputs.test, device);
@@ -476,10 +573,19 @@ fn run_step(
             .map_err(|e| step_error(step, e))?;
             let mut sidecar = sidecar;
             sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
+            // An input detector guarding the parent keeps guarding the
+            // compressed model, with its threshold set again on it: the
+            // scores of clean images move with the weights.
+            if let Some(mut detector) = CalibratedDetector::from_sidecar(&sidecar, &parent_dir)
+                .map_err(|e| step_error(step, e))?
+            {
+                detector.calibrate(&model, inputs.train, &device.clone().without_autodiff());
+                detector.save_into(&mut sidecar);
+            }
             model
                 .save(out, sidecar, &report)
                 .map_err(|e| step_error(step, e))?;
-            write_json(&out.join("report.json"), &report)?;
+            write_json(&out.join(REPORT), &report)?;
         }
         StepKind::Defend {
             defence,
@@ -501,7 +607,7 @@ fn run_step(
         StepKind::Evaluate { .. } => {
             let loaded = load_at(plan, cache, step.deps[0], device)?;
             let detection = match &loaded {
-                Deployed::One(one) if one.defence.is_some() => {
+                Deployed::One(one) if one.detects() => {
                     let rows: Vec<usize> = (0..inputs.test.len()).collect();
                     let (images, dims) = test_images(inputs.test, &rows);
                     loaded.detect(&images, dims, &device.clone().without_autodiff())

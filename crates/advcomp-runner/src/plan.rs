@@ -420,7 +420,13 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
         for s in chain {
             match s.op {
                 StepOp::Prune | StepOp::Quantise => compressed = true,
-                StepOp::Defend if compressed => {
+                // An input detector trains nothing, so it may guard a
+                // compressed model.
+                StepOp::Defend
+                    if compressed
+                        && !advcomp_defence::registry::find(&s.method)
+                            .is_some_and(|r| r.is_detector()) =>
+                {
                     return Err(format!(
                         "model `{}` (declared as `{}`): `defend {}` comes after a prune or quantise step in its lineage; defences must be applied before compression (their fine-tune would undo the masks and grids); compressed variants of a defended model keep its detector",
                         m.id, m.decl, s.method

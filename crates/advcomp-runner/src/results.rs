@@ -272,7 +272,7 @@ pub fn gather(
         )
         .expect("every model is evaluated");
         let predictions = artifacts::read_predictions(&eval, labels.len())?;
-        let report_path = dir.join("report.json");
+        let report_path = dir.join(crate::execute::REPORT);
         let (density, weight_bits, act_bits, pruned, quantised) = if report_path.is_file() {
             let r: CompressionReport = read_json(&report_path)?;
             let wbits = r.layers.iter().map(|l| l.weight_bits).max().unwrap_or(32);
