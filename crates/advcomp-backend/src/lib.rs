@@ -207,16 +207,47 @@ fn probe(kind: BackendKind, device: &Device) -> Result<(), BackendError> {
     }
 }
 
-/// The CPU's vector-instruction class, which decides the SIMD kernels the
-/// CPU backends run. Numbers are bit-identical between machines of one
-/// class and may differ in the last bits between classes, which can flip
-/// the odd sample of a small table. Measured (stop 16): the runner's keyed
-/// test scenario on an AMD EPYC without AVX-512 against the AVX-512 machine
-/// its snapshot was recorded on: FGSM's mean L0 464.216 against 464.227
-/// (one pixel in about 40,000), transfer rates moved by one sample of 82,
-/// clean accuracies identical. Snapshot tests of trained numbers therefore
-/// keep one snapshot per class (`snapshot_suffix`).
-pub fn cpu_class() -> &'static str {
+/// The class of machines that compute bit-identical numbers on the CPU
+/// backends: `<isa>-kc<k-block>`, e.g. `avx512-kc1024`.
+///
+/// Two things decide the last bits of a result. The vector instructions
+/// (`isa`), through the SIMD width of burn-flex's element-wise kernels and
+/// reductions. And the k-block of the `gemm` crate's matrix products: a
+/// product over `k` terms is summed in blocks of `kc` terms, and `gemm`
+/// chooses `kc` from the L1 data cache's size and associativity, so two
+/// machines with the same instructions but different caches round
+/// differently (a 48 KiB 12-way L1d gives `kc` 1024, a 32 KiB 8-way one
+/// 512). Found (stop 25) on an AMD EPYC with AVX-512 and a 32 KiB L1d: its
+/// keyed-defence snapshot differed from the one recorded on an AVX-512
+/// machine with a 48 KiB L1d (FGSM's mean L0 469.988 against 470.176,
+/// transfer rates moved by one sample of 83); with the same AMD machine
+/// shown a 48 KiB 12-way L1d (its sysfs cache files bind-mounted over),
+/// the numbers matched that snapshot exactly. Between ISA classes (stop
+/// 16): FGSM's mean L0 464.216 against 464.227, one pixel in about 40,000.
+/// Snapshot tests of trained numbers keep one snapshot per class
+/// (`snapshot_suffix`), and the test kit's cached models are keyed by it.
+pub fn cpu_class() -> String {
+    match gemm_k_block() {
+        Some(kc) => format!("{}-kc{kc}", isa_class()),
+        None => isa_class().to_string(),
+    }
+}
+
+/// `gemm`'s k-block for f32 products on this machine: what it computes for
+/// its AVX2/FMA f32 micro-kernel (16 rows × 6 columns, the kernel it runs
+/// on x86-64 without its `x86-v4` feature) and an inner dimension that is
+/// a multiple of every block size it picks. `None` when it could not read
+/// the caches' sizes (it would then fail on its first product anyway).
+fn gemm_k_block() -> Option<usize> {
+    let caches = *gemm_common::cache::CACHE_INFO;
+    if caches[1].cache_bytes == 0 {
+        return None;
+    }
+    Some(gemm_common::cache::kernel_params(1 << 10, 1 << 10, 1 << 20, 16, 6, 4).kc)
+}
+
+/// The vector-instruction part of [`cpu_class`].
+fn isa_class() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {

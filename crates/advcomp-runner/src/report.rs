@@ -278,7 +278,7 @@ fn defences(out: &mut String, results: &Results) {
         let _ = writeln!(out, "\n## Transfer with and without keys\n");
         let _ = writeln!(
             out,
-            "Pooled over (source, target) pairs of each kind: `unkeyed` (neither model is defended), `different keys (D)` (both keyed by defence D), `same key (D)` (e.g. a compressed variant of the source), `to a model trained with (D)` (a target defended without a detector, e.g. adversarial training), `ensemble of other keys (D)` (an ensemble of models keyed by D under keys other than the target's: an attacker who knows the method, not the key), `mixed` (anything else). Transfer: share of eligible samples that fool the target; undetected: share that fool it and pass its detector.\n"
+            "Pooled over (source, target) pairs of each kind: `unkeyed` (neither model is defended), `different keys (D)` (both keyed by defence D), `same key (D)` (e.g. a compressed variant of the source), `to a model trained with (D)` (a target defended without a detector, e.g. adversarial training), `to a model guarded by (D)` (a target behind an unkeyed input detector, e.g. feature squeezing), `ensemble of other keys (D)` (an ensemble of models keyed by D under keys other than the target's: an attacker who knows the method, not the key), `mixed` (anything else). Transfer: share of eligible samples that fool the target; undetected: share that fool it and pass its detector.\n"
         );
         table(
             out,

@@ -180,7 +180,9 @@ pub struct KeyedSummary {
     /// `unkeyed` (neither model is defended), `different keys (D)`,
     /// `same key (D)` (e.g. a compressed variant of the source; D the
     /// defence of both), `to a model trained with (D)` (a target defended
-    /// without a detector, e.g. adversarial training) or `mixed`.
+    /// without a detector, e.g. adversarial training), `to a model guarded
+    /// by (D)` (a target behind an unkeyed input detector, e.g. feature
+    /// squeezing), `ensemble of other keys (D)` or `mixed`.
     pub pairs_kind: String,
     /// Pairs pooled.
     pub pairs: usize,
@@ -493,6 +495,9 @@ fn keyed(d: Option<&ModelDefence>) -> Option<&ModelDefence> {
 fn pair_kind(source: Option<&ModelDefence>, target: Option<&ModelDefence>) -> (usize, String) {
     match (keyed(source), keyed(target)) {
         (None, None) => match target {
+            // An input detector without a key (a plugin such as feature
+            // squeezing) guards the target; nothing about it was trained.
+            Some(t) if t.detects => (6, t.defence.clone()),
             // Adversarial training and the like: a defended target without
             // a detector is its own comparison, not the unkeyed baseline.
             Some(t) => (3, t.defence.clone()),
@@ -589,13 +594,14 @@ fn keyed_summary(
     out
 }
 
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 7] = [
     "unkeyed",
     "different keys",
     "same key",
     "to a model trained with",
     "mixed",
     "ensemble of other keys",
+    "to a model guarded by",
 ];
 
 #[cfg(test)]
@@ -636,5 +642,35 @@ mod tests {
         assert_eq!(kind(&[Some(&a), None], Some(&c)), "mixed");
         assert_eq!(kind(&[Some(&a), Some(&other)], Some(&c)), "mixed");
         assert_eq!(kind(&[Some(&a), Some(&b)], None), "mixed");
+    }
+
+    #[test]
+    fn a_target_behind_an_unkeyed_detector_is_guarded_not_trained() {
+        let kind = |source: Option<&ModelDefence>, target| {
+            let (rank, defence) = pair_kind(source, target);
+            format!("{} {defence}", KINDS[rank]).trim().to_string()
+        };
+        let squeeze = ModelDefence {
+            key_id: None,
+            ..keyed_by("squeeze", "")
+        };
+        let adversarial = ModelDefence {
+            key_id: None,
+            detects: false,
+            ..keyed_by("adversarial", "")
+        };
+        let taboo = keyed_by("taboo", "a");
+        assert_eq!(kind(None, Some(&squeeze)), "to a model guarded by squeeze");
+        assert_eq!(
+            kind(Some(&squeeze), Some(&squeeze)),
+            "to a model guarded by squeeze"
+        );
+        assert_eq!(
+            kind(None, Some(&adversarial)),
+            "to a model trained with adversarial"
+        );
+        assert_eq!(kind(Some(&squeeze), None), "unkeyed");
+        assert_eq!(kind(Some(&taboo), Some(&squeeze)), "mixed");
+        assert_eq!(kind(Some(&taboo), Some(&taboo)), "same key taboo");
     }
 }

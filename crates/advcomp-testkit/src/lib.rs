@@ -182,7 +182,7 @@ fn model_key(config: &TrainConfig) -> String {
         QUICK_TRAIN_IMAGES.to_string(),
         advcomp_train::VERSION.to_string(),
         mnist().fingerprint.clone(),
-        advcomp_backend::cpu_class().to_string(),
+        advcomp_backend::cpu_class(),
         env!("ADVCOMP_TESTKIT_SOURCES").to_string(),
     ] {
         hash.update(part.as_bytes());
