@@ -1,7 +1,9 @@
 //! Developer tasks for advcomp, run as `cargo xtask <task>`.
 //!
-//! - `bench`: LeNet-5 training and inference throughput on the bundled MNIST
-//!   sample, for each CPU backend (the numbers behind `docs/backends.md`).
+//! - `bench`: LeNet-5 training, inference and PGD-40 on the bundled MNIST
+//!   sample, for each CPU backend, as a share of the machine's FP32 peak and
+//!   beside the same work in PyTorch when a Python with `torch` is found
+//!   (`docs/backends.md`, `docs/performance.md`).
 //! - `bench-attacks`: seconds per 1,000 images for every registered attack
 //!   on a checkpoint (issue #3's benchmark).
 //! - `bench-compress`: wall time of each compressor plus fine-tuning
@@ -22,11 +24,17 @@
 //! Benchmarks live here rather than in timed tests: CI checks behaviour,
 //! people compare numbers measured on the same machine.
 
+/// The allocator advcomp's own binary uses, so benchmarks measure what
+/// users run (`docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_attacks;
 mod bench_compress;
 mod bench_defences;
 mod catalog;
+mod flops;
 mod paper;
 
 use std::process::{Command, ExitCode};

@@ -6,6 +6,13 @@
 // (docs/plugins.md).
 use advcomp_plugins as _;
 
+/// mimalloc rather than the system allocator: burn's CPU backend allocates
+/// and frees buffers of megabytes on every training step, which glibc's
+/// malloc hands back to the kernel and faults in again (measured in
+/// `docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod commands;
 mod out;

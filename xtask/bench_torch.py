@@ -1,0 +1,159 @@
+"""The PyTorch side of `cargo xtask bench` (issue #16).
+
+The same work as advcomp's benchmark, in PyTorch on the same machine, so the
+two can be compared as a ratio in one run: one LeNet-5 training epoch on the
+bundled MNIST digits (batch 64, SGD with momentum 0.9, lr 0.05, weight decay
+5e-4), inference on the test digits (batch 500, the median of `--repeats`),
+and PGD-40 (L-inf, eps 0.3, alpha 0.01, random start, cross-entropy summed
+over the batch) on evenly spaced test digits. The network is advcomp's
+LeNet-5 layer for layer: normalisation (mean 0.1307, std 0.3081) as its first
+layer, conv 20@5x5, ReLU, max-pool 2, conv 50@5x5, ReLU, max-pool 2, fc 500,
+ReLU, fc 10.
+
+Times are taken inside the process (`time.perf_counter`), after `import
+torch`, so PyTorch's import is not counted. The script prints one JSON object
+on stdout. It is run by `cargo xtask bench` when a Python with `torch` is
+found; it is never a dependency of the build or of the tests.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    magic, = struct.unpack(">I", data[:4])
+    dims = magic & 0xFF
+    shape = struct.unpack(">" + "I" * dims, data[4 : 4 + 4 * dims])
+    return shape, data[4 + 4 * dims :]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True, help="folder of the IDX files")
+    parser.add_argument("--train-images", type=int, default=8000)
+    parser.add_argument("--pgd-images", type=int, default=1000)
+    parser.add_argument("--pgd-steps", type=int, default=40)
+    parser.add_argument("--attack-batch", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+
+    def load(prefix):
+        shape, pixels = read_idx(os.path.join(args.data, prefix + "-images-idx3-ubyte.gz"))
+        _, labels = read_idx(os.path.join(args.data, prefix + "-labels-idx1-ubyte.gz"))
+        x = torch.from_numpy(np.frombuffer(pixels, dtype=np.uint8).copy())
+        x = x.reshape(shape[0], 1, shape[1], shape[2]).float() / 255.0
+        y = torch.from_numpy(np.frombuffer(labels, dtype=np.uint8).copy()).long()
+        return x, y
+
+    train_x, train_y = load("train")
+    test_x, test_y = load("t10k")
+    train_x, train_y = train_x[: args.train_images], train_y[: args.train_images]
+
+    class LeNet5(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 20, 5)
+            self.conv2 = nn.Conv2d(20, 50, 5)
+            self.fc1 = nn.Linear(800, 500)
+            self.fc2 = nn.Linear(500, 10)
+
+        def forward(self, x):
+            x = (x - 0.1307) / 0.3081
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
+            x = x.flatten(1)
+            return self.fc2(F.relu(self.fc1(x)))
+
+    model = LeNet5()
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+
+    # One training epoch, shuffled by a seeded generator.
+    model.train()
+    started = time.perf_counter()
+    order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(1))
+    for start in range(0, len(order), 64):
+        rows = order[start : start + 64]
+        optimiser.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(train_x[rows]), train_y[rows])
+        loss.backward()
+        optimiser.step()
+    train_seconds = time.perf_counter() - started
+
+    # Inference on the test digits, batch 500.
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    speeds = []
+    with torch.no_grad():
+        for _ in range(max(1, args.repeats)):
+            started = time.perf_counter()
+            correct = 0
+            for start in range(0, len(test_x), 500):
+                logits = model(test_x[start : start + 500])
+                correct += (logits.argmax(1) == test_y[start : start + 500]).sum().item()
+            speeds.append(len(test_x) / (time.perf_counter() - started))
+    speeds.sort()
+    accuracy = correct / len(test_x)
+
+    # PGD-40 on evenly spaced test digits.
+    n = min(args.pgd_images, len(test_x))
+    rows = torch.tensor([i * len(test_x) // n for i in range(n)])
+    images, labels = test_x[rows], test_y[rows]
+    eps, alpha = 0.3, 0.01
+    generator = torch.Generator().manual_seed(0)
+    started = time.perf_counter()
+    fooled = 0
+    for start in range(0, n, args.attack_batch):
+        x0 = images[start : start + args.attack_batch]
+        y = labels[start : start + args.attack_batch]
+        noise = torch.empty_like(x0).uniform_(-eps, eps, generator=generator)
+        x = torch.clamp(x0 + noise, 0.0, 1.0)
+        for _ in range(args.pgd_steps):
+            x.requires_grad_(True)
+            loss = F.cross_entropy(model(x), y, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, x)
+            with torch.no_grad():
+                x = x + alpha * grad.sign()
+                x = torch.min(torch.max(x, x0 - eps), x0 + eps).clamp(0.0, 1.0)
+        with torch.no_grad():
+            fooled += (model(x).argmax(1) != y).sum().item()
+    pgd_seconds = time.perf_counter() - started
+
+    json.dump(
+        {
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "train_images": len(train_x),
+            "train_seconds": train_seconds,
+            "inference_images": len(test_x),
+            "inference_images_per_second": speeds[len(speeds) // 2],
+            "accuracy_after_one_epoch": accuracy,
+            "pgd_images": n,
+            "pgd_steps": args.pgd_steps,
+            "pgd_seconds": pgd_seconds,
+            "pgd_success_rate": fooled / n,
+        },
+        sys.stdout,
+    )
+    print()
+
+
+if __name__ == "__main__":
+    main()
