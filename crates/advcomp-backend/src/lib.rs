@@ -217,7 +217,7 @@ fn probe(kind: BackendKind, device: &Device) -> Result<(), BackendError> {
 /// chooses `kc` from the L1 data cache's size and associativity, so two
 /// machines with the same instructions but different caches round
 /// differently (a 48 KiB 12-way L1d gives `kc` 1024, a 32 KiB 8-way one
-/// 512). Found (stop 25) on an AMD EPYC with AVX-512 and a 32 KiB L1d: its
+/// 512). Found (stop 24) on an AMD EPYC with AVX-512 and a 32 KiB L1d: its
 /// keyed-defence snapshot differed from the one recorded on an AVX-512
 /// machine with a 48 KiB L1d (FGSM's mean L0 469.988 against 470.176,
 /// transfer rates moved by one sample of 83); with the same AMD machine
