@@ -4,6 +4,8 @@
 //!   sample, for each CPU backend, as a share of the machine's FP32 peak and
 //!   beside the same work in PyTorch when a Python with `torch` is found
 //!   (`docs/backends.md`, `docs/performance.md`).
+//! - `bench-ops`: forward and backward time of each LeNet-5 operation of a
+//!   training step (the split by operation in `docs/performance.md`).
 //! - `bench-attacks`: seconds per 1,000 images for every registered attack
 //!   on a checkpoint (issue #3's benchmark).
 //! - `bench-compress`: wall time of each compressor plus fine-tuning
@@ -33,6 +35,7 @@ mod bench;
 mod bench_attacks;
 mod bench_compress;
 mod bench_defences;
+mod bench_ops;
 mod catalog;
 mod flops;
 mod paper;
@@ -50,8 +53,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Measure LeNet-5 training and inference images/s on each CPU backend.
+    /// LeNet-5 training, inference and PGD-40 per CPU backend: throughput,
+    /// share of the FP32 peak, and the ratio to PyTorch when torch is found.
     Bench(bench::BenchArgs),
+    /// Forward and backward time of each LeNet-5 operation at batch 64.
+    BenchOps(bench_ops::BenchOpsArgs),
     /// Seconds per 1,000 images for every registered attack on a checkpoint.
     BenchAttacks(bench_attacks::BenchAttacksArgs),
     /// Wall time of each compressor plus fine-tuning on a checkpoint.
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
         Task::BenchAttacks(args) => report(bench_attacks::run(&args)),
         Task::BenchCompress(args) => report(bench_compress::run(&args)),
         Task::BenchDefences(args) => report(bench_defences::run(&args)),
+        Task::BenchOps(args) => report(bench_ops::run(&args)),
         Task::Paper(args) => report(paper::run(&args)),
         Task::Catalog(args) => report(catalog::run(&args)),
         Task::Measure { name } => {
