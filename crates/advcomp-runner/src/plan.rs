@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use advcomp_defence::{DefenceSpec, Key};
-use advcomp_scenario::ast::StepOp;
-use advcomp_scenario::{Origin, Resolved, Secrets, Step};
+use advcomp_scenario::ast::StageOp;
+use advcomp_scenario::{Origin, Resolved, Secrets, Stage};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -202,9 +202,9 @@ impl Plan {
                 }
                 Origin::Derived { parent, steps } => {
                     let mut at = model_step[parent.as_str()];
-                    let mut pending: Vec<&Step> = Vec::new();
+                    let mut pending: Vec<&Stage> = Vec::new();
                     for step in steps {
-                        if step.op == StepOp::Defend {
+                        if step.op == StageOp::Defend {
                             at = plan.push_compress(&m.id, &mut pending, at);
                             let inherited = plan.steps[at].secret.clone();
                             at = plan.push_defend(&m.id, step, at, inherited);
@@ -299,7 +299,7 @@ impl Plan {
     /// Pushes one compress step for the `pending` compression steps on the
     /// model made by step `parent` (nothing when none are pending); returns
     /// the step that makes the result. The model keeps its parent's key.
-    fn push_compress(&mut self, model: &str, pending: &mut Vec<&Step>, parent: usize) -> usize {
+    fn push_compress(&mut self, model: &str, pending: &mut Vec<&Stage>, parent: usize) -> usize {
         if pending.is_empty() {
             return parent;
         }
@@ -330,7 +330,7 @@ impl Plan {
     fn push_defend(
         &mut self,
         model: &str,
-        d: &Step,
+        d: &Stage,
         parent: usize,
         inherited: Option<Key>,
     ) -> usize {
@@ -394,7 +394,7 @@ impl Plan {
 
 /// The checked defence of a `defend` step, its passphrase revealed from
 /// `secrets`.
-pub fn spec_of(step: &Step, secrets: &Secrets) -> Result<DefenceSpec, advcomp_defence::SpecError> {
+pub fn spec_of(step: &Stage, secrets: &Secrets) -> Result<DefenceSpec, advcomp_defence::SpecError> {
     DefenceSpec::from_params(&step.method, &secrets.revealed(&step.params))
 }
 
@@ -405,7 +405,7 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
     let by_id: BTreeMap<&str, _> = resolved.models.iter().map(|m| (m.id.as_str(), m)).collect();
     for m in &resolved.models {
         // The lineage's steps, oldest first.
-        let mut chain: Vec<&Step> = Vec::new();
+        let mut chain: Vec<&Stage> = Vec::new();
         let mut cur = Some(m);
         while let Some(model) = cur {
             match &model.origin {
@@ -419,10 +419,10 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
         let mut compressed = false;
         for s in chain {
             match s.op {
-                StepOp::Prune | StepOp::Quantise => compressed = true,
+                StageOp::Prune | StageOp::Quantise => compressed = true,
                 // An input detector trains nothing, so it may guard a
                 // compressed model.
-                StepOp::Defend
+                StageOp::Defend
                     if compressed
                         && !advcomp_defence::registry::find(&s.method)
                             .is_some_and(|r| r.is_detector()) =>
@@ -601,7 +601,7 @@ pub fn check_size(resolved: &Resolved, limit: usize) -> Result<usize, TooLarge> 
             Origin::Derived { steps, .. } => {
                 let (mut n, mut pending) = (0, false);
                 for s in steps {
-                    if s.op == StepOp::Defend {
+                    if s.op == StageOp::Defend {
                         n += usize::from(pending) + 1;
                         pending = false;
                     } else {

@@ -105,7 +105,7 @@ pub struct VariantDecl {
     /// The model or variant it derives from.
     pub parent: Ident,
     /// The steps, applied in order (at least one).
-    pub steps: Vec<StepDecl>,
+    pub steps: Vec<StageDecl>,
 }
 
 /// `ensemble NAME = { MODEL, ... }`: one model made of several.
@@ -120,7 +120,7 @@ pub struct EnsembleDecl {
 /// What a variant step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum StepOp {
+pub enum StageOp {
     /// `prune METHOD {params}`
     Prune,
     /// `quantise METHOD {params}` (or `quantize`)
@@ -131,23 +131,23 @@ pub enum StepOp {
     Defend,
 }
 
-impl StepOp {
+impl StageOp {
     /// The keyword that introduces the step (`quantise` for both spellings).
     pub fn keyword(self) -> &'static str {
         match self {
-            StepOp::Prune => "prune",
-            StepOp::Quantise => "quantise",
-            StepOp::Finetune => "finetune",
-            StepOp::Defend => "defend",
+            StageOp::Prune => "prune",
+            StageOp::Quantise => "quantise",
+            StageOp::Finetune => "finetune",
+            StageOp::Defend => "defend",
         }
     }
 }
 
 /// `| prune magnitude { density: 0.5 }`: one step of a variant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StepDecl {
+pub struct StageDecl {
     /// What it does.
-    pub op: StepOp,
+    pub op: StageOp,
     /// The method (`magnitude`); `None` for `finetune`, which has none.
     pub method: Option<Ident>,
     /// Its parameters.

@@ -55,7 +55,7 @@ pub use check::check;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use format::format;
 pub use parse::parse;
-pub use resolved::{AttackInstance, ModelInstance, Origin, Resolved, Settings, Step, Transfer};
+pub use resolved::{AttackInstance, ModelInstance, Origin, Resolved, Settings, Stage, Transfer};
 pub use secret::{Secret, Secrets};
 pub use snapshot::{CatalogSnapshot, SnapshotCatalog};
 pub use span::{SourceFile, Span};

@@ -242,15 +242,15 @@ impl Builder<'_> {
         Method { name, params, span }
     }
 
-    fn step(&mut self, pair: Pair<'_, Rule>) -> StepDecl {
+    fn step(&mut self, pair: Pair<'_, Rule>) -> StageDecl {
         // step = pipe ~ (prune_step | quantise_step | finetune_step | defence)
         let inner = parts(pair).remove(0);
         let span = self.span(&inner);
         let op = match inner.as_rule() {
-            Rule::prune_step => StepOp::Prune,
-            Rule::quantise_step => StepOp::Quantise,
-            Rule::finetune_step => StepOp::Finetune,
-            _ => StepOp::Defend,
+            Rule::prune_step => StageOp::Prune,
+            Rule::quantise_step => StageOp::Quantise,
+            Rule::finetune_step => StageOp::Finetune,
+            _ => StageOp::Defend,
         };
         let keyword_end = inner
             .clone()
@@ -270,7 +270,7 @@ impl Builder<'_> {
             entries: vec![],
             span: Span::new(end, end),
         });
-        StepDecl {
+        StageDecl {
             op,
             method,
             params,

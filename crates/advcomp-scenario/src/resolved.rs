@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::ast::{CmpOp, Direction, StepOp};
+pub use crate::ast::{CmpOp, Direction, StageOp};
 use crate::secret::Secrets;
 
 /// A checked, expanded scenario.
@@ -93,14 +93,14 @@ pub enum Origin {
         /// Training parameters.
         params: Map<String, Value>,
         /// A defence applied while training (`op` is `defend`).
-        defence: Option<Step>,
+        defence: Option<Stage>,
     },
     /// Derived from another instance by steps applied in order.
     Derived {
         /// The parent's instance id.
         parent: String,
         /// The steps.
-        steps: Vec<Step>,
+        steps: Vec<Stage>,
     },
     /// Several instances as one model: the mean of their logits.
     Ensemble {
@@ -109,11 +109,11 @@ pub enum Origin {
     },
 }
 
-/// One compression, fine-tuning or defence step.
+/// One compression, fine-tuning or defence stage of a variant (`| op method { … }`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
+pub struct Stage {
     /// What it does.
-    pub op: StepOp,
+    pub op: StageOp,
     /// Canonical method name (`"finetune"` for fine-tuning).
     pub method: String,
     /// Concrete parameters.

@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde_json::{Map, Value as Json};
 
-use crate::ast::{Params, Scenario, StatementKind, StepOp, ValueKind};
+use crate::ast::{Params, Scenario, StageOp, StatementKind, ValueKind};
 use crate::catalog::{Catalog, Kind};
 
 /// One secret value (a passphrase). Only [`Secret::expose`] gives it out.
@@ -112,10 +112,10 @@ pub fn conceal(ast: &mut Scenario, catalog: &dyn Catalog) -> Secrets {
             StatementKind::Variant(v) => {
                 for s in &mut v.steps {
                     let kind = match s.op {
-                        StepOp::Prune => Kind::Prune,
-                        StepOp::Quantise => Kind::Quantise,
-                        StepOp::Finetune => Kind::Finetune,
-                        StepOp::Defend => Kind::Defence,
+                        StageOp::Prune => Kind::Prune,
+                        StageOp::Quantise => Kind::Quantise,
+                        StageOp::Finetune => Kind::Finetune,
+                        StageOp::Defend => Kind::Defence,
                     };
                     let name = s
                         .method

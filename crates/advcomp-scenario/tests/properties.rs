@@ -79,16 +79,16 @@ fn method() -> impl Strategy<Value = Method> {
     })
 }
 
-fn step() -> impl Strategy<Value = StepDecl> {
+fn step() -> impl Strategy<Value = StageDecl> {
     (0..4u8, name(), params()).prop_map(|(op, m, params)| {
         let op = [
-            StepOp::Prune,
-            StepOp::Quantise,
-            StepOp::Finetune,
-            StepOp::Defend,
+            StageOp::Prune,
+            StageOp::Quantise,
+            StageOp::Finetune,
+            StageOp::Defend,
         ][op as usize];
-        let method = (op != StepOp::Finetune).then_some(m);
-        StepDecl {
+        let method = (op != StageOp::Finetune).then_some(m);
+        StageDecl {
             op,
             method,
             params,

@@ -1,7 +1,7 @@
 //! `check`: sweep expansion, instance ids and ordering, reference
 //! resolution, and where diagnostics point.
 
-use advcomp_scenario::resolved::StepOp;
+use advcomp_scenario::resolved::StageOp;
 use advcomp_scenario::{Origin, Resolved, SnapshotCatalog, check, format, parse};
 
 /// The example of the language's design note, verbatim.
@@ -117,7 +117,7 @@ fn parents_come_first_whatever_the_declaration_order() {
         panic!("derived")
     };
     assert_eq!(parent, "a[density=0.5]");
-    assert_eq!(steps[0].op, StepOp::Finetune);
+    assert_eq!(steps[0].op, StageOp::Finetune);
     assert_eq!(steps[0].method, "finetune");
 }
 
@@ -184,7 +184,7 @@ fn aliases_resolve_to_canonical_names_and_quantize_is_quantise() {
     };
     assert_eq!(
         (steps[0].op, steps[0].method.as_str()),
-        (StepOp::Quantise, "dynamic")
+        (StageOp::Quantise, "dynamic")
     );
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::ast::*;
 use crate::expand::{self, Axis, Block};
-use crate::resolved::{AttackInstance, ModelInstance, Origin, Step};
+use crate::resolved::{AttackInstance, ModelInstance, Origin, Stage};
 
 use super::{Checker, Decl, Inst};
 
@@ -47,8 +47,8 @@ impl<'a> Checker<'a> {
                 }
                 for choice in expand::combinations(&lens(&axes)) {
                     let sweep = expand::sweep_values(&blocks, &axes, &choice);
-                    let defence = m.defence.as_ref().map(|def| Step {
-                        op: StepOp::Defend,
+                    let defence = m.defence.as_ref().map(|def| Stage {
+                        op: StageOp::Defend,
                         method: names[1].clone(),
                         params: expand::concrete(&def.params, 1, &axes, &choice),
                     });
@@ -99,7 +99,7 @@ impl<'a> Checker<'a> {
                             .iter()
                             .zip(names)
                             .enumerate()
-                            .map(|(b, (s, n))| Step {
+                            .map(|(b, (s, n))| Stage {
                                 op: s.op,
                                 method: n.clone(),
                                 params: expand::concrete(&s.params, b, &axes, choice),

@@ -27,10 +27,10 @@ impl<'a> Checker<'a> {
             Decl::Variant(v) => {
                 for s in &v.steps {
                     let kind = match s.op {
-                        StepOp::Prune => Kind::Prune,
-                        StepOp::Quantise => Kind::Quantise,
-                        StepOp::Finetune => Kind::Finetune,
-                        StepOp::Defend => Kind::Defence,
+                        StageOp::Prune => Kind::Prune,
+                        StageOp::Quantise => Kind::Quantise,
+                        StageOp::Finetune => Kind::Finetune,
+                        StageOp::Defend => Kind::Defence,
                     };
                     blocks.push((kind, s.method.as_ref(), &s.params));
                 }
