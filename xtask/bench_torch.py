@@ -43,6 +43,11 @@ def main():
     parser.add_argument("--attack-batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--ops",
+        action="store_true",
+        help="time each LeNet-5 operation at batch 64 instead (the PyTorch side of `cargo xtask bench-ops`)",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -53,6 +58,8 @@ def main():
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    if args.ops:
+        return operations(torch, nn, F, args)
 
     def load(prefix):
         shape, pixels = read_idx(os.path.join(args.data, prefix + "-images-idx3-ubyte.gz"))
@@ -153,6 +160,50 @@ def main():
         sys.stdout,
     )
     print()
+
+
+def operations(torch, nn, F, args):
+    """Each LeNet-5 operation alone at batch 64, as `cargo xtask bench-ops`
+    times it: weights and input tracked, forward ended by reading a sum,
+    backward as `(y * ones).sum().backward()`, median of `--repeats`
+    (at least 30) after one unmeasured run. Prints a markdown table."""
+    n = 64
+    conv1, conv2 = nn.Conv2d(1, 20, 5), nn.Conv2d(20, 50, 5)
+    fc1, fc2 = nn.Linear(800, 500), nn.Linear(500, 10)
+    ops = [
+        ("conv1 (1→20, 5×5)", (n, 1, 28, 28), conv1),
+        ("relu1", (n, 20, 24, 24), F.relu),
+        ("pool1 (max 2×2)", (n, 20, 24, 24), lambda x: F.max_pool2d(x, 2, 2)),
+        ("conv2 (20→50, 5×5)", (n, 20, 12, 12), conv2),
+        ("relu2", (n, 50, 8, 8), F.relu),
+        ("pool2 (max 2×2)", (n, 50, 8, 8), lambda x: F.max_pool2d(x, 2, 2)),
+        ("fc1 (800→500)", (n, 800), fc1),
+        ("fc2 (500→10)", (n, 500), fc2),
+    ]
+    repeats = max(30, args.repeats)
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, median of {repeats}")
+    print("\n| operation | forward ms | backward ms |")
+    print("|---|---|---|")
+    for name, shape, op in ops:
+        base = torch.rand(shape)
+        forward, backward = [], []
+        for i in range(repeats + 1):
+            x = base.clone().requires_grad_(True)
+            started = time.perf_counter()
+            y = op(x)
+            y.sum().item()
+            f = time.perf_counter() - started
+            g = torch.ones_like(y)
+            started = time.perf_counter()
+            (y * g).sum().backward()
+            x.grad.sum().item()
+            b = time.perf_counter() - started
+            if i > 0:
+                forward.append(f)
+                backward.append(b)
+        forward.sort()
+        backward.sort()
+        print(f"| {name} | {1e3 * forward[len(forward) // 2]:.2f} | {1e3 * backward[len(backward) // 2]:.2f} |")
 
 
 if __name__ == "__main__":
