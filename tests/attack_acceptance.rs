@@ -94,10 +94,8 @@ fn attacks_on_the_readme_lenet5() {
         ));
         summaries.push(s);
     }
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!(table);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("attacks_on_the_readme_lenet5", table);
 
     let [fgsm, ifgsm, pgd, deepfool, cw] = &summaries[..] else {
         unreachable!("five runs");

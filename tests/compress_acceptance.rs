@@ -89,10 +89,8 @@ fn compression_accuracy_table() {
         ));
         results.push((label, a));
     }
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!(table);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("compression_accuracy_table", table);
 
     let get = |label: &str| results.iter().find(|(l, _)| l == label).unwrap().1;
     let original = get("fixed w+a=16").original;

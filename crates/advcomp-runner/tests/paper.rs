@@ -70,17 +70,13 @@ fn report_of(name: &str) -> String {
 #[test]
 fn pruning_claims_and_tables() {
     let report = report_of("zhao2019-lenet5-pruning.scn");
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!("zhao2019_lenet5_pruning_reduced", report);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("zhao2019_lenet5_pruning_reduced", report);
 }
 
 #[test]
 fn quantisation_claims_and_tables() {
     let report = report_of("zhao2019-lenet5-quantisation.scn");
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!("zhao2019_lenet5_quantisation_reduced", report);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("zhao2019_lenet5_quantisation_reduced", report);
 }

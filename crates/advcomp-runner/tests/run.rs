@@ -58,10 +58,8 @@ fn report_rerun_and_resume() {
     // The header names the commit and version; the claims and tables are
     // the numbers.
     let tables = &report[report.find("## Claims").unwrap()..];
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!("tiny_report", tables);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("tiny_report", tables);
     assert!(a.path().join("out/transfer.csv").is_file());
     assert!(a.path().join("out/transfer-vs-density.svg").is_file());
     assert!(a.path().join("out/transfer-vs-bits.svg").is_file());

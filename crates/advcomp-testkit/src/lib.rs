@@ -26,6 +26,7 @@
 //! the loser's copy is discarded, and both hold identical bytes anyway.
 
 pub mod measured;
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
