@@ -426,6 +426,47 @@ fn an_output_in_the_input_checkpoint_is_refused_before_anything_is_written() {
     assert!(!inside.exists());
 }
 
+/// A checkpoint that records a keyed defence cannot be compressed outside
+/// a scenario: its thresholds are set again on the copy, which needs the
+/// key, and the CLI takes none. It is refused before any work, naming the
+/// checkpoint, the defence and the key id, and nothing is written.
+#[test]
+fn a_keyed_checkpoint_is_refused_by_compress_with_the_key_id_named() {
+    use advcomp_models::{Architecture, Network, Sidecar, checkpoint};
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("keyed");
+    let device = advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap();
+    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let mut sidecar = Sidecar::new(&net, 1);
+    sidecar.data = serde_json::json!({ "dataset": "mnist" });
+    sidecar.extra.insert(
+        "defence".into(),
+        serde_json::json!({ "defence": "taboo_trap", "key_id": "0123456789abcdef", "config": {} }),
+    );
+    checkpoint::save(&net, &sidecar, &model).unwrap();
+    let data = tmp.path().join("mnist");
+    tiny_mnist(&data, 10);
+    let out = tmp.path().join("slim");
+    fails_with(
+        &[
+            "compress",
+            "--model",
+            model.to_str().unwrap(),
+            "--prune",
+            "magnitude",
+            "--density",
+            "0.5",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        &["keyed", "taboo_trap", "0123456789abcdef", "scenario"],
+    );
+    assert!(!out.exists(), "nothing is written");
+}
+
 #[test]
 fn more_images_than_the_test_set_are_attacked_whole_with_a_warning() {
     let tmp = tempfile::tempdir().unwrap();

@@ -71,6 +71,12 @@ pub trait Defence {
     /// run-time thresholds and is neither weighted nor averaged.
     fn evasion(&self, layer: &str, activation: &Activation, headroom: f64) -> Option<Tensor<1>>;
 
+    /// Multiplies every run-time threshold by `factor` (> 0): a sample's
+    /// score is divided by it. How [`crate::recalibrate`] sets a compressed
+    /// copy's false-positive rate without changing which units are watched
+    /// or the thresholds' shape.
+    fn scale_thresholds(&mut self, factor: f32);
+
     /// The forward hook that checks a batch.
     fn detector(&self) -> Detector<'_>
     where

@@ -19,6 +19,8 @@
 //!   checked field by field.
 //! - [`adversarial`]: PGD adversarial training (Madry et al.) as the
 //!   unkeyed baseline.
+//! - [`recalibrate`]: a keyed defence's thresholds set again on a
+//!   compressed copy, to its parent's false-positive rate.
 //! - [`persist`]: defended checkpoints (`extra["defence"]` in the sidecar;
 //!   the key is re-supplied at load time and checked against its id).
 //!
@@ -30,6 +32,7 @@ pub mod guarded;
 pub mod input_detector;
 pub mod key;
 pub mod persist;
+pub mod recalibrate;
 pub mod registry;
 pub mod sitatapatra;
 pub mod spec;
@@ -46,6 +49,7 @@ pub use guarded::Guarded;
 pub use input_detector::CalibratedDetector;
 pub use key::Key;
 pub use persist::{DefenceError, EXTRA_KEY, from_sidecar, save};
+pub use recalibrate::{Recalibration, recalibrate};
 pub use registry::{InputDetector, Registration};
 pub use sitatapatra::{Sitatapatra, SitatapatraConfig};
 pub use spec::{DefenceSpec, KeySource, SpecError};

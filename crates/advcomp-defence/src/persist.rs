@@ -40,6 +40,19 @@ pub enum DefenceError {
         /// Id of the key supplied.
         found: String,
     },
+    /// The checkpoint records a keyed defence and no key was given where
+    /// one is needed (to learn its thresholds again after compression).
+    #[error(
+        "{dir} holds a model with a keyed defence, {defence} (key id {key_id}); its thresholds are set again on a compressed copy, which needs the key: compress it in a scenario (`variant … = … | prune …`), where the key is given"
+    )]
+    KeyNeeded {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The recorded defence's name.
+        defence: String,
+        /// The recorded key id.
+        key_id: String,
+    },
     /// The record is malformed or names an unknown defence.
     #[error("{dir}: extra.{EXTRA_KEY}: {message}")]
     BadRecord {

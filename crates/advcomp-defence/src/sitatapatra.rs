@@ -376,6 +376,14 @@ impl Defence for Sitatapatra {
         self.weights.keys().cloned().collect()
     }
 
+    fn scale_thresholds(&mut self, factor: f32) {
+        for row in self.record.thresholds.values_mut() {
+            for x in row.iter_mut() {
+                *x *= factor;
+            }
+        }
+    }
+
     fn check(&self, layer: &str, activation: &Activation) -> Option<LayerCheck> {
         let tau = self.record.thresholds.get(layer)?;
         let g = self.guard_values(layer, activation)?;

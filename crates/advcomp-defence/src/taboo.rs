@@ -391,6 +391,14 @@ impl Defence for TabooTrap {
         self.monitored.keys().cloned().collect()
     }
 
+    fn scale_thresholds(&mut self, factor: f32) {
+        for row in self.record.bounds.values_mut() {
+            for x in row.iter_mut() {
+                *x *= factor;
+            }
+        }
+    }
+
     fn check(&self, layer: &str, activation: &Activation) -> Option<LayerCheck> {
         let (bound, inverse) = self.full_rows(layer)?;
         let m = stat(activation, self.record.config.per_neuron);

@@ -9,9 +9,9 @@ mod support;
 use std::sync::OnceLock;
 
 use advcomp_defence::{
-    Defence, DefenceError, DefendedModel, Detector, Key, TabooConfig, TabooTrap,
+    Defence, DefenceError, DefendedModel, Detector, Key, TabooConfig, TabooTrap, recalibrate,
 };
-use advcomp_models::{Network, Sidecar};
+use advcomp_models::{Network, NoHook, Sidecar};
 use advcomp_testkit::measured::percent;
 use advcomp_testkit::*;
 use burn::module::Module;
@@ -106,6 +106,40 @@ proptest! {
         let d = Detector::new(&trap).detect(lenet(), images);
         prop_assert!(d.flag.iter().all(|f| !f), "flags {:?} scores {:?}", d.flag, d.score);
         prop_assert!(d.score.iter().all(|&s| s <= 1.0), "scores {:?}", d.score);
+    }
+
+    /// Set again on a compressed copy whose watched activations are the
+    /// parent's times `scale`, the bounds are the parent's times `scale`
+    /// and flag exactly the digits the parent flags.
+    #[test]
+    fn bounds_set_again_on_a_scaled_copy_flag_what_the_parent_flags(
+        key in any::<u64>(),
+        start in 0usize..7000,
+        n in 20usize..64,
+        shrink in 0.7f32..1.0,
+        scale in 0.5f32..3.0,
+    ) {
+        let all = &mnist().train;
+        let idx: Vec<usize> = (start..start + n).map(|i| i % all.len()).collect();
+        let data = all.select(&idx);
+        // Few watched columns, so that a shrink flags some digits, not all.
+        let config = TabooConfig {
+            per_neuron: false,
+            unit_fraction: 0.1,
+            ..TabooConfig::default()
+        };
+        let mut trap = TabooTrap::new(Key::from_seed(key), config, lenet());
+        // Bounds at the maximum, shrunk so that the parent flags some.
+        trap.calibrate(lenet(), &data, &cpu(), 100.0);
+        trap.scale_thresholds(shrink);
+        let (images, _) = batch(&data);
+        let parent = Detector::new(&trap).detect(lenet(), images.clone());
+        let copy = ScaleRelu(scale);
+        let r = recalibrate(&mut trap, (lenet(), &NoHook), (lenet(), &copy), &data, &cpu());
+        let on_copy = Detector::new(&trap).detect_hooked(lenet(), images, &copy);
+        prop_assert!((r.factor / scale - 1.0).abs() < 1e-5, "{:?}", r);
+        prop_assert_eq!(&on_copy.flag, &parent.flag, "{:?}", r);
+        prop_assert_eq!(r.rate_after, r.parent_rate);
     }
 }
 
@@ -296,5 +330,32 @@ fn checkpoints_need_the_right_key() {
     assert!(
         msg.contains("wrong key") && msg.contains(&Key::from_passphrase("alpha").id()),
         "{msg}"
+    );
+}
+
+/// Taboo on a pruned and a quantised copy of a keyed model: the parent's
+/// bounds, bounds learnt afresh, and bounds set again (the claim is in
+/// [`support::recalibration_table`]).
+#[test]
+#[ignore = "statistical measurement (minutes): cargo xtask measure"]
+fn measure_taboo_on_compressed_copies() {
+    let (net, trap) = alpha();
+    let (net_b, _) = beta();
+    let (samples, _) = attack("fgsm", serde_json::json!({}), net_b, &test(300));
+    let calibration = train(CALIBRATION_N);
+    let percentile = trap.taboo_config().percentile;
+    let fresh = |d: &mut TabooTrap, n: &Network| d.calibrate(n, &calibration, &cpu(), percentile);
+    let (rows, own) = recalibration_rates(net, trap, &fresh, &calibration, &test(1000), &samples);
+    recalibration_table(
+        "taboo-compressed",
+        "Taboo Trap on compressed copies",
+        &format!(
+            "Key \"alpha\", hardened from the shared quick LeNet-5 (seed 7). {KEYED_METHOD} \
+             False positives on 1,000 clean test digits; samples: FGSM (ε = 0.3) made on key \
+             beta over 300 test digits. Thresholds set again on the 8,000 training digits."
+        ),
+        &rows,
+        own,
+        &[],
     );
 }

@@ -7,20 +7,18 @@ use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress}
 use advcomp_data::{Dataset, Split};
 use advcomp_defence::spec::Method;
 use advcomp_defence::{
-    AdversarialTraining, CalibratedDetector, Defence, DefenceSpec, Detection, Detector, Guarded,
-    Key, Sitatapatra, TabooTrap,
+    AdversarialTraining, CalibratedDetector, Defence, DefenceSpec, Key, Sitatapatra, TabooTrap,
 };
-use advcomp_models::{Architecture, Classifier, Ensemble, Network, checkpoint};
+use advcomp_models::{Architecture, Classifier, Network, checkpoint};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
 use burn::module::Module;
 use burn::tensor::Device;
 use serde_json::Value;
 
-use crate::artifacts::{
-    self, AttackRecord, DefenceRecord, DetectionRecord, Predictions, StepRecord,
-};
+use crate::artifacts::{self, AttackRecord, DefenceRecord, Predictions, StepRecord};
 use crate::cache::{Cache, STEP_RECORD, write_json};
 use crate::catalog::train_config;
+use crate::deployed::{Deployed, load_at, redeploy};
 use crate::error::RunError;
 use crate::plan::{Plan, PlanStep, StepKind};
 
@@ -159,165 +157,6 @@ pub fn find_dir(plan: &Plan, cache: &Cache, pred: impl Fn(&StepKind) -> bool) ->
         .iter()
         .find(|s| pred(&s.kind))
         .map(|s| cache.dir(&s.key))
-}
-
-/// A model as the steps use it: the deployed network (with its
-/// compression) and, for a defended one, its keyed defence's detector, its
-/// plugin input detector, or both.
-struct Loaded {
-    model: CompressedModel,
-    defence: Option<Box<dyn Defence>>,
-    detector: Option<CalibratedDetector>,
-}
-
-impl Loaded {
-    /// The model as attacks see it: with a defence, a [`Guarded`] model
-    /// whose logits are the deployed network's and whose detector adaptive
-    /// attacks can differentiate ([`Classifier::screen`]); others ignore it.
-    fn classifier(&self) -> Box<dyn Classifier + '_> {
-        match self.defence.as_deref() {
-            Some(defence) => {
-                let guarded = Guarded::new(&self.model.network, defence);
-                let hook = self.model.hook();
-                Box::new(if hook.is_identity() {
-                    guarded
-                } else {
-                    guarded.with_hook(hook)
-                })
-            }
-            None => Box::new(&self.model),
-        }
-    }
-
-    /// Whether the model has a run-time detector.
-    fn detects(&self) -> bool {
-        self.defence.is_some() || self.detector.is_some()
-    }
-
-    /// Runs the detectors over `images` (`[n, c, h, w]` host values) in
-    /// batches; `None` for a model without one. With both a keyed defence
-    /// and an input detector, a sample is flagged when either flags it and
-    /// its score is the larger of the two.
-    fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
-        if !self.detects() {
-            return None;
-        }
-        let keyed = self.defence.as_deref().map(Detector::new);
-        let per: usize = dims[1..].iter().product();
-        let mut out = DetectionRecord::default();
-        for chunk in images.chunks(EVAL_BATCH * per) {
-            let x = burn::Tensor::<1>::from_floats(chunk, device).reshape([
-                chunk.len() / per,
-                dims[1],
-                dims[2],
-                dims[3],
-            ]);
-            let by_key = keyed
-                .as_ref()
-                .map(|d| d.detect_hooked(&self.model.network, x.clone(), self.model.hook()));
-            let by_input = self.detector.as_ref().map(|d| d.detect(&self.model, x));
-            let d = match (by_key, by_input) {
-                (Some(a), Some(b)) => either(a, b),
-                (Some(a), None) | (None, Some(a)) => a,
-                (None, None) => unreachable!("detects() said there is a detector"),
-            };
-            out.flag.extend(d.flag);
-            out.score.extend(d.score);
-            out.confidence.extend(d.confidence);
-            out.predicted.extend(d.predicted.iter().map(|&p| p as u8));
-        }
-        Some(out)
-    }
-}
-
-/// Two detectors' verdicts on the same samples of the same model: flagged
-/// by either, scored by the worse.
-fn either(a: Detection, b: Detection) -> Detection {
-    Detection {
-        flag: a.flag.iter().zip(&b.flag).map(|(x, y)| *x || *y).collect(),
-        score: a
-            .score
-            .iter()
-            .zip(&b.score)
-            .map(|(x, y)| x.max(*y))
-            .collect(),
-        predicted: a.predicted,
-        confidence: a.confidence,
-    }
-}
-
-/// A model a step reads: one deployed network, or an ensemble of them.
-enum Deployed {
-    One(Box<Loaded>),
-    Ensemble(Vec<Loaded>),
-}
-
-impl Deployed {
-    /// The model as attacks and evaluations see it (see
-    /// [`Loaded::classifier`]; an ensemble averages its members' logits).
-    fn classifier(&self) -> Result<Box<dyn Classifier + '_>, RunError> {
-        match self {
-            Deployed::One(loaded) => Ok(loaded.classifier()),
-            Deployed::Ensemble(members) => {
-                let members = members.iter().map(Loaded::classifier).collect();
-                Ensemble::new(members)
-                    .map(|e| Box::new(e) as Box<dyn Classifier>)
-                    .ok_or_else(|| {
-                        RunError::Executor(
-                            "an ensemble needs members that agree on the number of classes".into(),
-                        )
-                    })
-            }
-        }
-    }
-
-    /// Runs the detector (see [`Loaded::detect`]); an ensemble, which is
-    /// not deployed behind a detector, has none.
-    fn detect(&self, images: &[f32], dims: [usize; 4], device: &Device) -> Option<DetectionRecord> {
-        match self {
-            Deployed::One(loaded) => loaded.detect(images, dims, device),
-            Deployed::Ensemble(_) => None,
-        }
-    }
-}
-
-/// Loads the model made by step `at` of `plan`: its checkpoint, or every
-/// member's for an ensemble step, each with its own key.
-fn load_at(plan: &Plan, cache: &Cache, at: usize, device: &Device) -> Result<Deployed, RunError> {
-    let step = &plan.steps[at];
-    let one = |s: &PlanStep| load_model(&cache.dir(&s.key), device, s.secret.as_ref());
-    match &step.kind {
-        StepKind::Ensemble { .. } => Ok(Deployed::Ensemble(
-            step.deps
-                .iter()
-                .map(|&d| one(&plan.steps[d]))
-                .collect::<Result<_, _>>()?,
-        )),
-        _ => Ok(Deployed::One(Box::new(one(step)?))),
-    }
-}
-
-fn load_model(dir: &Path, device: &Device, secret: Option<&Key>) -> Result<Loaded, RunError> {
-    let plain = device.clone().without_autodiff();
-    let corrupt = |message: String| RunError::Corrupt {
-        path: dir.to_path_buf(),
-        message,
-    };
-    let (model, sidecar) =
-        CompressedModel::load(dir, &plain).map_err(|e| corrupt(e.to_string()))?;
-    let defence = match secret {
-        Some(key) => {
-            advcomp_defence::from_sidecar(&sidecar, key, dir).map_err(|e| corrupt(e.to_string()))?
-        }
-        None => None,
-    };
-    let detector =
-        CalibratedDetector::from_sidecar(&sidecar, dir).map_err(|e| corrupt(e.to_string()))?;
-    Ok(Loaded {
-        model,
-        defence,
-        detector,
-    })
 }
 
 /// The `defend` step of a plugin input detector: the parent (compressed or
@@ -573,15 +412,18 @@ fn run_step(
             .map_err(|e| step_error(step, e))?;
             let mut sidecar = sidecar;
             sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
-            // An input detector guarding the parent keeps guarding the
-            // compressed model, with its threshold set again on it: the
-            // scores of clean images move with the weights.
-            if let Some(mut detector) = CalibratedDetector::from_sidecar(&sidecar, &parent_dir)
-                .map_err(|e| step_error(step, e))?
-            {
-                detector.calibrate(&model, inputs.train, &device.clone().without_autodiff());
-                detector.save_into(&mut sidecar);
-            }
+            // The parent's detectors keep guarding the compressed model,
+            // with their thresholds learnt again on it.
+            redeploy(
+                &parent,
+                &model,
+                &mut sidecar,
+                &parent_dir,
+                step.secret.as_ref(),
+                inputs.train,
+                device,
+            )
+            .map_err(|e| step_error(step, e))?;
             model
                 .save(out, sidecar, &report)
                 .map_err(|e| step_error(step, e))?;

@@ -26,6 +26,7 @@ pub mod artifacts;
 pub mod cache;
 pub mod catalog;
 pub mod claims;
+pub mod deployed;
 pub mod error;
 pub mod execute;
 pub mod executor;

@@ -30,6 +30,12 @@ pub enum StepKind {
         model: String,
         /// `(op, method, params)` per step, in order.
         steps: Vec<(String, String, Map<String, Value>)>,
+        /// Whether the parent carries a keyed defence, whose thresholds
+        /// the step learns again on the compressed copy
+        /// ([`crate::deployed::redeploy`]); hashed only when true, so the
+        /// keys of other compress steps are as they were.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keyed: bool,
     },
     /// Harden a model with a defence (a keyed one, or adversarial
     /// training): a fine-tune from the parent's weights.
@@ -319,6 +325,7 @@ impl Plan {
             StepKind::Compress {
                 model: model.to_string(),
                 steps,
+                keyed: secret.is_some(),
             },
             vec![parent],
             secret,
@@ -474,17 +481,26 @@ pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value 
             }
             id
         }
-        StepKind::Compress { steps, .. } => json!({
-            "kind": "compress",
-            "steps": steps
-                .iter()
-                .map(|(op, method, params)| {
-                    advcomp_compress::Step::from_parts(op, method, params)
-                        .map(|s| s.identity())
-                        .unwrap_or_else(|_| json!([op, method, params]))
-                })
-                .collect::<Vec<_>>(),
-        }),
+        StepKind::Compress { steps, keyed, .. } => {
+            let mut id = json!({
+                "kind": "compress",
+                "steps": steps
+                    .iter()
+                    .map(|(op, method, params)| {
+                        advcomp_compress::Step::from_parts(op, method, params)
+                            .map(|s| s.identity())
+                            .unwrap_or_else(|_| json!([op, method, params]))
+                    })
+                    .collect::<Vec<_>>(),
+            });
+            // Version 1 of the rule that a keyed defence's thresholds are
+            // learnt again on the compressed copy (before it, the copy kept
+            // its parent's): cached copies made under the old rule miss.
+            if *keyed {
+                id["keyed_recalibration"] = json!(1);
+            }
+            id
+        }
         StepKind::Defend {
             defence,
             params,
@@ -725,5 +741,36 @@ mod tests {
             changed += usize::from(uses_fgsm);
         }
         assert_eq!(changed, 4, "two fgsm attacks and their two applies");
+    }
+
+    /// A compress step whose parent carries a keyed defence hashes the
+    /// version of the rule that sets the defence's thresholds again on the
+    /// copy; one whose parent carries none keeps the key it always had.
+    #[test]
+    fn only_compress_steps_under_a_keyed_defence_hash_the_recalibration_rule() {
+        let resolved = resolve(
+            "model plain = lenet5 { epochs: 1 }\n\
+             model keyed = lenet5 { epochs: 1 } defend taboo { key_seed: 1 }\n\
+             variant plain_small = plain | prune magnitude { density: 0.5 }\n\
+             variant keyed_small = keyed | prune magnitude { density: 0.5 }\n\
+             attack f = fgsm {}\ntransfer plain -> plain_small, keyed_small using f\n",
+        );
+        let plan = Plan::compile(&resolved, &env());
+        let compress: Vec<(&str, Value)> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.kind, StepKind::Compress { .. }))
+            .map(|s| (s.label.as_str(), identity(&s.kind, &env(), &plan.secrets)))
+            .collect();
+        assert_eq!(compress.len(), 2);
+        for (label, id) in compress {
+            let keyed = label.contains("keyed_small");
+            assert_eq!(
+                id.get("keyed_recalibration").is_some(),
+                keyed,
+                "{label}: {id}"
+            );
+            assert_eq!(id["steps"].as_array().map(Vec::len), Some(1), "{label}");
+        }
     }
 }

@@ -154,10 +154,8 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
         assert!(report.contains(section), "{section} missing");
     }
     let tables = &report[report.find("## Models").unwrap()..];
-    // Trained numbers: one snapshot per CPU class (advcomp_backend::cpu_class).
-    insta::with_settings!({ snapshot_suffix => advcomp_backend::cpu_class() }, {
-        insta::assert_snapshot!("keyed_report", tables);
-    });
+    // Trained numbers: one snapshot per CPU class.
+    advcomp_testkit::assert_trained_snapshot!("keyed_report", tables);
 
     // No passphrase anywhere in the outputs or the cache.
     let written = [

@@ -36,6 +36,9 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
     let (parent, sidecar) = CompressedModel::load(&model_dir, &plain)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot load {}", model_dir.display()))?;
+    // A keyed defence's thresholds are set again on the copy, which needs
+    // its key: refused here, before any work, rather than shipped stale.
+    advcomp_runner::deployed::redeployable(&sidecar, &model_dir, None).into_diagnostic()?;
     // Compare on the test set the parent was evaluated on.
     let limits: Limits = sidecar
         .data
@@ -59,6 +62,18 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
     progress.finish();
     let mut sidecar = sidecar;
     sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
+    // An input detector guarding the parent guards the copy, its threshold
+    // set again on it.
+    advcomp_runner::deployed::redeploy(
+        &parent,
+        &model,
+        &mut sidecar,
+        &model_dir,
+        None,
+        &train,
+        &device,
+    )
+    .into_diagnostic()?;
     model
         .save(&out_dir, sidecar, &report)
         .into_diagnostic()

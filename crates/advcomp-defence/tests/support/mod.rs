@@ -369,3 +369,218 @@ pub fn adaptive_beats_blind_attacks(
         "{label}: {rates:?}"
     );
 }
+
+/// Stands in for a compressed model's activation hook: scales every ReLU
+/// output by a factor, as a coarser grid or pruned weights move the
+/// activations a detector checks.
+pub struct ScaleRelu(pub f32);
+
+impl advcomp_models::LayerHook for ScaleRelu {
+    fn after(
+        &self,
+        layer: &advcomp_models::LayerInfo,
+        activation: advcomp_models::Activation,
+    ) -> advcomp_models::Activation {
+        if layer.name.starts_with("relu") {
+            activation.map(|t| t * self.0)
+        } else {
+            activation
+        }
+    }
+}
+
+/// The compressed copies a keyed model is deployed as in the recalibration
+/// measurements: pruned to density 0.1 (global magnitude) and fine-tuned
+/// two epochs on `train`, as in `docs/defences.md`'s keyed scenario; and
+/// 6-bit fixed-point weights with 6-bit activations (fake-quantised by the
+/// copy's hook), not fine-tuned.
+pub fn compressed_copies(
+    network: &Network,
+    train: &Dataset,
+) -> Vec<(&'static str, advcomp_compress::CompressedModel)> {
+    use advcomp_compress::{CompressedModel, Context, Step, compress};
+    let params = |v: serde_json::Value| v.as_object().expect("an object").clone();
+    let copies = [
+        (
+            "pruned to density 0.1, fine-tuned 2 epochs",
+            vec![
+                (
+                    "prune",
+                    "magnitude",
+                    params(serde_json::json!({"density": 0.1, "scope": "global"})),
+                ),
+                (
+                    "finetune",
+                    "",
+                    params(serde_json::json!({"epochs": 2, "seed": 3})),
+                ),
+            ],
+        ),
+        (
+            "fixed point, 6-bit weights and activations",
+            vec![(
+                "quantise",
+                "fixed",
+                params(serde_json::json!({"weight_bits": 6, "act_bits": 6})),
+            )],
+        ),
+    ];
+    let parent = CompressedModel::uncompressed(network.clone());
+    copies
+        .into_iter()
+        .map(|(label, steps)| {
+            let steps: Vec<Step> = steps
+                .iter()
+                .map(|(op, method, p)| Step::from_parts(op, method, p).expect("a valid step"))
+                .collect();
+            let (model, _) = compress(
+                &parent,
+                &steps,
+                Context {
+                    train,
+                    test: &test(200),
+                    device: &cpu(),
+                    observer: &mut (),
+                },
+            )
+            .expect("compression runs");
+            (label, model)
+        })
+        .collect()
+}
+
+/// What one compressed copy of a keyed model flags (shares), with its
+/// parent's thresholds (`stale`), with thresholds learnt afresh on it
+/// (`fresh`: the defence's own calibration at its configured percentile)
+/// and with the thresholds [`advcomp_defence::recalibrate`] sets (`set`).
+pub struct CopyRates {
+    pub label: &'static str,
+    /// Clean false-positive rates.
+    pub stale: f64,
+    pub fresh: f64,
+    pub set: f64,
+    /// The factor `recalibrate` chose.
+    pub factor: f32,
+    /// Shares of the adversarial samples flagged.
+    pub samples_stale: f64,
+    pub samples_set: f64,
+}
+
+/// [`CopyRates`] for every copy of [`compressed_copies`] of the keyed
+/// `network` (thresholds set on `calibration`, false positives on
+/// `test_set`, `samples` made under another key), and the parent's own
+/// `(false positives, samples flagged)`.
+pub fn recalibration_rates<D: advcomp_defence::Defence + Clone>(
+    network: &Network,
+    defence: &D,
+    fresh: &dyn Fn(&mut D, &Network),
+    calibration: &Dataset,
+    test_set: &Dataset,
+    samples: &Tensor<4>,
+) -> (Vec<CopyRates>, (f64, f64)) {
+    use advcomp_defence::Detector;
+    let clean = batch(test_set).0;
+    let rate_on = |d: &D, model: &advcomp_compress::CompressedModel, x: &Tensor<4>| {
+        Detector::new(d)
+            .detect_hooked(&model.network, x.clone(), model.hook())
+            .flag_rate()
+    };
+    let parent = advcomp_compress::CompressedModel::uncompressed(network.clone());
+    let own = (
+        rate_on(defence, &parent, &clean),
+        rate_on(defence, &parent, samples),
+    );
+    let rows = compressed_copies(network, calibration)
+        .into_iter()
+        .map(|(label, copy)| {
+            let mut afresh = defence.clone();
+            fresh(&mut afresh, &copy.network);
+            let mut set = defence.clone();
+            let r = advcomp_defence::recalibrate(
+                &mut set,
+                (network, &advcomp_models::NoHook),
+                (&copy.network, copy.hook()),
+                calibration,
+                &cpu(),
+            );
+            CopyRates {
+                label,
+                stale: rate_on(defence, &copy, &clean),
+                fresh: rate_on(&afresh, &copy, &clean),
+                set: rate_on(&set, &copy, &clean),
+                factor: r.factor,
+                samples_stale: rate_on(defence, &copy, samples),
+                samples_set: rate_on(&set, &copy, samples),
+            }
+        })
+        .collect();
+    (rows, own)
+}
+
+/// Writes a [`recalibration_rates`] table, the parent's own rates first,
+/// and checks the claim of `docs/defences.md`, stated before it was
+/// measured: on every copy, the thresholds set again keep the clean
+/// false-positive rate at least as close to the parent's own as the
+/// parent's thresholds do, within half a point.
+///
+/// The claim did not hold on every copy when first measured; the copies
+/// where it failed are `known_misses` (labels), listed in the docs. The
+/// check is strict both ways: a new miss fails, and so does a known miss
+/// that now holds, so the docs are corrected either way.
+pub fn recalibration_table(
+    name: &str,
+    title: &str,
+    method: &str,
+    rows: &[CopyRates],
+    (own_fp, own_flagged): (f64, f64),
+    known_misses: &[&str],
+) {
+    let mut table = advcomp_testkit::measured::Table::new(
+        name,
+        title,
+        method,
+        &[
+            "copy",
+            "false positives, parent's thresholds",
+            "learnt afresh",
+            "set again (shipped)",
+            "factor",
+            "samples flagged, parent's thresholds",
+            "set again",
+        ],
+    );
+    let dash = || "–".to_string();
+    table.row(vec![
+        "the keyed model itself".into(),
+        percent(own_fp),
+        dash(),
+        dash(),
+        dash(),
+        percent(own_flagged),
+        dash(),
+    ]);
+    let mut failures = Vec::new();
+    for r in rows {
+        table.row(vec![
+            r.label.to_string(),
+            percent(r.stale),
+            percent(r.fresh),
+            percent(r.set),
+            format!("{:.3}", r.factor),
+            percent(r.samples_stale),
+            percent(r.samples_set),
+        ]);
+        let holds = (r.set - own_fp).abs() <= (r.stale - own_fp).abs() + 0.005;
+        if holds == known_misses.contains(&r.label) {
+            failures.push(format!(
+                "{}: the claim {} (set again {:.4}, parent's thresholds {:.4}, own {own_fp:.4})",
+                r.label,
+                if holds { "now holds" } else { "fails" },
+                r.set,
+                r.stale
+            ));
+        }
+    }
+    table.write();
+    assert!(failures.is_empty(), "{failures:?}");
+}
