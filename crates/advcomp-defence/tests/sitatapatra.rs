@@ -268,7 +268,7 @@ fn checkpoints_round_trip_with_the_key() {
 /// (the claim is in [`support::recalibration_table`]).
 #[test]
 #[ignore = "statistical measurement (minutes): cargo xtask measure"]
-fn measure_sitatapatra_on_compressed_copies() {
+fn measure_compressed_copies_sitatapatra() {
     let (net, guards) = &models()[0];
     let (other, _) = &models()[1];
     let (samples, _) = attack("fgsm", serde_json::json!({}), other, &test(300));

@@ -338,7 +338,7 @@ fn checkpoints_need_the_right_key() {
 /// [`support::recalibration_table`]).
 #[test]
 #[ignore = "statistical measurement (minutes): cargo xtask measure"]
-fn measure_taboo_on_compressed_copies() {
+fn measure_compressed_copies_taboo() {
     let (net, trap) = alpha();
     let (net_b, _) = beta();
     let (samples, _) = attack("fgsm", serde_json::json!({}), net_b, &test(300));
