@@ -64,17 +64,17 @@ fn compression_accuracy_table() {
         let started = Instant::now();
         let mut with_ft = steps.clone();
         with_ft.push(step("finetune", "", json!({ "epochs": 2 })));
-        let (_, report) = compress(
+        let report = compress(
             &parent,
             &with_ft,
             Context {
                 train: &split.train,
-                test: &split.test,
                 device: &device,
                 observer: &mut (),
             },
         )
-        .expect("compression runs");
+        .expect("compression runs")
+        .report(&parent, &with_ft, &split.test, &device);
         let a = report.accuracy;
         eprintln!(
             "{label}: {:.4} -> {:.4} -> {:.4} in {:.1}s",

@@ -90,17 +90,17 @@ pub fn run(args: &BenchCompressArgs) -> Result<(), String> {
     for (label, s) in cases {
         let steps = vec![s, step("finetune", "", json!({ "epochs": args.epochs }))?];
         let started = Instant::now();
-        let (_, report) = compress(
+        let report = compress(
             &parent,
             &steps,
             Context {
                 train: &split.train,
-                test: &split.test,
                 device: &device,
                 observer: &mut (),
             },
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .report(&parent, &steps, &split.test, &device);
         println!(
             "| {label} | {:.1} | {:.4} → {:.4} |",
             started.elapsed().as_secs_f64(),

@@ -46,7 +46,7 @@ pub use config::{
 pub use error::CompressError;
 pub use fixed_point::{FixedPoint, fake_quant};
 pub use model::CompressedModel;
-pub use pipeline::{Context, compress};
+pub use pipeline::{Compressed, Context, compress};
 pub use projection::ProjectionStep;
 pub use registry::{CompressorKind, Projection, Registration};
 pub use report::CompressionReport;

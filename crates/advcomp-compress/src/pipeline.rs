@@ -24,35 +24,65 @@ const EVAL_BATCH: usize = 500;
 pub struct Context<'a> {
     /// Training data (fine-tuning, activation calibration).
     pub train: &'a Dataset,
-    /// Test data (the accuracies in the report).
-    pub test: &'a Dataset,
     /// The device; fine-tuning uses its autodiff version.
     pub device: &'a Device,
     /// Told about fine-tuning progress.
     pub observer: &'a mut dyn TrainObserver,
 }
 
+/// What [`compress`] made.
+#[derive(Debug, Clone)]
+pub struct Compressed {
+    /// The compressed model, every step applied and baked in.
+    pub model: CompressedModel,
+    /// The model as the first fine-tuning step found it (the compression
+    /// before any fine-tuning, baked in), on which "accuracy before
+    /// fine-tuning" is measured; `None` when no step fine-tunes.
+    pub before_finetune: Option<CompressedModel>,
+}
+
+impl Compressed {
+    /// The pipeline's report: `model`'s structure (density, sizes, per
+    /// layer) and the test accuracy of `parent`, of the compression before
+    /// fine-tuning and of the result on `test`. A measurement the caller
+    /// asks for, apart from [`compress`], which needs no test data.
+    pub fn report(
+        &self,
+        parent: &CompressedModel,
+        steps: &[Step],
+        test: &Dataset,
+        device: &Device,
+    ) -> CompressionReport {
+        let plain = device.clone().without_autodiff();
+        let accuracy_of = |m: &CompressedModel| evaluate(m, test, &plain, EVAL_BATCH).accuracy;
+        let finetuned = accuracy_of(&self.model);
+        let accuracy = Accuracy {
+            original: accuracy_of(parent),
+            compressed: self.before_finetune.as_ref().map_or(finetuned, accuracy_of),
+            finetuned,
+        };
+        CompressionReport::measure(&self.model, steps, accuracy, test.len())
+    }
+}
+
 /// Applies `steps` in order to `parent` (a plain or already compressed
-/// model, on the plain device) and returns the compressed model with its
-/// report.
+/// model, on the plain device) and returns the compressed model.
 ///
 /// Steps compose: a pruning's masks hold through later fine-tuning and
 /// quantisation; a quantisation's formats hold through later fine-tuning
 /// and pruning. Each `finetune` trains under every constraint in force.
+/// Nothing is evaluated here: [`Compressed::report`] measures accuracy.
 pub fn compress(
     parent: &CompressedModel,
     steps: &[Step],
     ctx: Context<'_>,
-) -> Result<(CompressedModel, CompressionReport), CompressError> {
+) -> Result<Compressed, CompressError> {
     for step in steps {
         step.validate()?;
     }
-    let plain = ctx.device.clone().without_autodiff();
-    let accuracy_of = |m: &CompressedModel| evaluate(m, ctx.test, &plain, EVAL_BATCH).accuracy;
-    let original = accuracy_of(parent);
     let mut network = parent.network.clone();
     let mut state = parent.state.clone();
-    let mut compressed = None;
+    let mut before_finetune = None;
     for step in steps {
         match step {
             Step::Prune(config) => {
@@ -106,9 +136,9 @@ pub fn compress(
                 state.projections.push(projection.clone());
             }
             Step::Finetune(config) => {
-                if compressed.is_none() {
+                if before_finetune.is_none() {
                     let (n, s) = finalize(network.clone(), state.clone());
-                    compressed = Some(accuracy_of(&CompressedModel::new(n, s)));
+                    before_finetune = Some(CompressedModel::new(n, s));
                 }
                 network = finetune::finetune(
                     network,
@@ -122,15 +152,10 @@ pub fn compress(
         }
     }
     let (network, state) = finalize(network, state);
-    let model = CompressedModel::new(network, state);
-    let finetuned = accuracy_of(&model);
-    let accuracy = Accuracy {
-        original,
-        compressed: compressed.unwrap_or(finetuned),
-        finetuned,
-    };
-    let report = CompressionReport::measure(&model, steps, accuracy, ctx.test.len());
-    Ok((model, report))
+    Ok(Compressed {
+        model: CompressedModel::new(network, state),
+        before_finetune,
+    })
 }
 
 /// Bakes the state into the weights: DNS with a density and unfinished

@@ -399,17 +399,18 @@ fn run_step(
                 })
                 .sum();
             let mut progress = Progress { observer, epochs };
-            let (model, report) = compress(
+            let done = compress(
                 &parent,
                 &steps,
                 Context {
                     train: inputs.train,
-                    test: inputs.test,
                     device,
                     observer: &mut progress,
                 },
             )
             .map_err(|e| step_error(step, e))?;
+            let report = done.report(&parent, &steps, inputs.test, device);
+            let model = done.model;
             let mut sidecar = sidecar;
             sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
             // The parent's detectors keep guarding the compressed model,

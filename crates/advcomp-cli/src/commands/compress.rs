@@ -48,18 +48,19 @@ pub fn run(args: CompressArgs, quiet: bool) -> Result<()> {
     let (train, test) = (limits.train_set(&split), limits.test_set(&split));
     let mut progress = TrainProgress::new(quiet);
     let started = std::time::Instant::now();
-    let (model, report) = compress(
+    let done = compress(
         &parent,
         &steps,
         Context {
             train: &train,
-            test: &test,
             device: &device,
             observer: &mut progress,
         },
     )
     .into_diagnostic()?;
     progress.finish();
+    let report = done.report(&parent, &steps, &test, &device);
+    let model = done.model;
     let mut sidecar = sidecar;
     sidecar.metrics = serde_json::json!({ "test_accuracy": report.accuracy.finetuned });
     // An input detector guarding the parent guards the copy, its threshold

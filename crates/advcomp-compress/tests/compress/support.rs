@@ -16,17 +16,19 @@ pub fn step(op: &str, method: &str, params: Value) -> Step {
 pub fn run(steps: &[Step], train_n: usize) -> (CompressedModel, CompressionReport) {
     let device = cpu();
     let (train, test) = (train(train_n), test(500));
-    compress(
-        &CompressedModel::uncompressed(lenet().clone()),
+    let parent = CompressedModel::uncompressed(lenet().clone());
+    let done = compress(
+        &parent,
         steps,
         Context {
             train: &train,
-            test: &test,
             device: &device,
             observer: &mut (),
         },
     )
-    .expect("compression runs")
+    .expect("compression runs");
+    let report = done.report(&parent, steps, &test, &device);
+    (done.model, report)
 }
 
 /// Every parameter on the host, by name.

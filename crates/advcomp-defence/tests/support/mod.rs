@@ -433,18 +433,17 @@ pub fn compressed_copies(
                 .iter()
                 .map(|(op, method, p)| Step::from_parts(op, method, p).expect("a valid step"))
                 .collect();
-            let (model, _) = compress(
+            let done = compress(
                 &parent,
                 &steps,
                 Context {
                     train,
-                    test: &test(200),
                     device: &cpu(),
                     observer: &mut (),
                 },
             )
             .expect("compression runs");
-            (label, model)
+            (label, done.model)
         })
         .collect()
 }

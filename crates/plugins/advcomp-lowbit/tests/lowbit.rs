@@ -28,17 +28,19 @@ fn projection(method: &str, params: Value) -> ProjectionStep {
 fn run(steps: &[Step], train_n: usize) -> (CompressedModel, CompressionReport) {
     let device = cpu();
     let (train, test) = (train(train_n), test(500));
-    compress(
-        &CompressedModel::uncompressed(lenet().clone()),
+    let parent = CompressedModel::uncompressed(lenet().clone());
+    let done = compress(
+        &parent,
         steps,
         Context {
             train: &train,
-            test: &test,
             device: &device,
             observer: &mut (),
         },
     )
-    .expect("compression runs")
+    .expect("compression runs");
+    let report = done.report(&parent, steps, &test, &device);
+    (done.model, report)
 }
 
 /// Each weight tensor's distinct magnitudes, and whether biases are as in

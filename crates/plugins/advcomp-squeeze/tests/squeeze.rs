@@ -116,22 +116,22 @@ fn fgsm_samples_are_flagged_more_than_clean_digits() {
 #[test]
 fn a_compressed_model_gets_its_own_threshold() {
     let parent = CompressedModel::uncompressed(lenet().clone());
-    let (calibration, test) = (train(500), test(500));
+    let calibration = train(500);
     let mut d = detector(json!({"calibration_images": 500}));
     d.calibrate(&parent, &calibration, &cpu());
     let steps =
         [Step::from_parts("quantise", "fixed", json!({"bits": 4}).as_object().unwrap()).unwrap()];
-    let (compressed, _) = compress(
+    let compressed = compress(
         &parent,
         &steps,
         Context {
             train: &calibration,
-            test: &test,
             device: &cpu(),
             observer: &mut (),
         },
     )
-    .unwrap();
+    .unwrap()
+    .model;
     let mut again = d.clone();
     again.calibrate(&compressed, &calibration, &cpu());
     assert_ne!(again.threshold(), d.threshold());
@@ -226,13 +226,12 @@ fn measure_feature_squeezing() {
                 &steps,
                 Context {
                     train: &calibration,
-                    test: &held_out,
                     device: &cpu(),
                     observer: &mut (),
                 },
             )
             .unwrap()
-            .0
+            .model
         };
         let inherited = share(&d.detect(&model, x.clone()).flag);
         let mut own = d.clone();
