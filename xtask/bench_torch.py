@@ -204,6 +204,55 @@ def operations(torch, nn, F, args):
         forward.sort()
         backward.sort()
         print(f"| {name} | {1e3 * forward[len(forward) // 2]:.2f} | {1e3 * backward[len(backward) // 2]:.2f} |")
+    gemm_ceiling(torch, n, repeats)
+
+
+def gemm_ceiling(torch, n, repeats):
+    """The matrix products of one LeNet-5 step alone, each over the whole
+    batch, as `cargo xtask bench-ops` times them with the backend's
+    matmul (median of `repeats` after one unmeasured run), and their sums
+    over a training step, an inference batch and an attack step."""
+    p1, p2 = n * 24 * 24, n * 8 * 8
+    train, all_, backward = (1, 0, 0), (1, 1, 1), (1, 0, 1)
+    products = [
+        ("conv1", "forward", 20, 25, p1, all_),
+        ("conv1", "weight gradient", 20, p1, 25, train),
+        ("conv1", "input gradient", 25, 20, p1, (0, 0, 1)),
+        ("conv2", "forward", 50, 500, p2, all_),
+        ("conv2", "weight gradient", 50, p2, 500, train),
+        ("conv2", "input gradient", 500, 50, p2, backward),
+        ("fc1", "forward", n, 800, 500, all_),
+        ("fc1", "weight gradient", 800, n, 500, train),
+        ("fc1", "input gradient", n, 500, 800, backward),
+        ("fc2", "forward", n, 500, 10, all_),
+        ("fc2", "weight gradient", 500, n, 10, train),
+        ("fc2", "input gradient", n, 10, 500, backward),
+    ]
+    print("\nThe matrix products of one step alone, each over the whole batch:")
+    print("\n| layer | pass | [m, k] x [k, n] | ms | GFLOP/s |")
+    print("|---|---|---|---|---|")
+    sums = [[0.0, 0.0] for _ in range(3)]
+    for layer, pas, m, k, cols, used in products:
+        a, b = torch.rand(m, k) * 2 - 1, torch.rand(k, cols) * 2 - 1
+        times = []
+        for i in range(repeats + 1):
+            started = time.perf_counter()
+            c = a @ b
+            c[0, 0].item()
+            if i > 0:
+                times.append(time.perf_counter() - started)
+        times.sort()
+        t = times[len(times) // 2]
+        f = 2.0 * m * k * cols
+        for s, u in zip(sums, used):
+            if u:
+                s[0] += t
+                s[1] += f
+        print(f"| {layer} | {pas} | [{m}, {k}] x [{k}, {cols}] | {1e3 * t:.2f} | {f / t / 1e9:.1f} |")
+    print("\n| sum over | MFLOP | ms | GFLOP/s |")
+    print("|---|---|---|---|")
+    for name, (t, f) in zip(["training step", "inference batch", "attack step"], sums):
+        print(f"| {name} | {f / 1e6:.0f} | {1e3 * t:.2f} | {f / t / 1e9:.1f} |")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,118 @@ pub fn run(args: &BenchOpsArgs) -> Result<(), String> {
         rows.iter().map(|(_, f, _)| f).sum::<f64>() * 1e3,
         rows.iter().map(|(_, _, b)| b).sum::<f64>() * 1e3
     );
+    gemm_ceiling(n, &device.clone().without_autodiff(), args.repeats.max(1));
     Ok(())
+}
+
+/// The ceiling the backend's matrix product sets: every matrix product of
+/// one LeNet-5 step at batch `n`, each done as one product over the whole
+/// batch (the convolutions' im2col matrices already built, which is less
+/// than any convolution does), timed alone. Their sums are what a training
+/// step, an inference batch or an attack step (forward and input
+/// gradients) could cost if everything else — im2col, layout changes,
+/// pooling, ReLU, the loss, the optimiser — were free.
+fn gemm_ceiling(n: usize, device: &Device, repeats: usize) {
+    println!("\nThe matrix products of one step alone, each over the whole batch:");
+    println!("\n| layer | pass | [m, k] × [k, n] | ms | GFLOP/s |");
+    println!("|---|---|---|---|---|");
+    // Seconds and FLOPs of the products a training step, an inference
+    // batch and an attack step use.
+    let mut sums = [(0.0, 0.0); 3];
+    for product in lenet5_products(n) {
+        let (m, k, cols) = product.dims;
+        let a = Tensor::<2>::random([m, k], Distribution::Uniform(-1.0, 1.0), device);
+        let b = Tensor::<2>::random([k, cols], Distribution::Uniform(-1.0, 1.0), device);
+        let mut times = Vec::with_capacity(repeats);
+        for i in 0..=repeats {
+            let started = Instant::now();
+            let c = a.clone().matmul(b.clone());
+            std::hint::black_box(c.slice([0..1, 0..1]).into_scalar::<f32>());
+            if i > 0 {
+                times.push(started.elapsed().as_secs_f64());
+            }
+        }
+        let t = median(&mut times);
+        let f = 2.0 * (m * k * cols) as f64;
+        for (sum, used) in sums.iter_mut().zip(product.used_by) {
+            if used {
+                sum.0 += t;
+                sum.1 += f;
+            }
+        }
+        println!(
+            "| {} | {} | [{m}, {k}] × [{k}, {cols}] | {:.2} | {:.1} |",
+            product.layer,
+            product.pass,
+            t * 1e3,
+            f / t / 1e9
+        );
+    }
+    println!("\n| sum over | MFLOP | ms | GFLOP/s |");
+    println!("|---|---|---|---|");
+    for (name, (t, f)) in ["training step", "inference batch", "attack step"]
+        .iter()
+        .zip(sums)
+    {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.1} |",
+            f / 1e6,
+            t * 1e3,
+            f / t / 1e9
+        );
+    }
+    let steps = 8000usize.div_ceil(n);
+    println!(
+        "\nPer 8,000-digit epoch ({steps} steps) at least {:.2} s; per 1,000 images at least {:.3} s \
+         of inference and {:.2} s of PGD-40, in matrix products alone.",
+        sums[0].0 * steps as f64,
+        sums[1].0 * 1000.0 / n as f64,
+        sums[2].0 * 40.0 * 1000.0 / n as f64,
+    );
+}
+
+/// One matrix product of a LeNet-5 step: `[m, k] × [k, n]`, and whether a
+/// training step, an inference batch and an attack step compute it.
+struct Product {
+    layer: &'static str,
+    pass: &'static str,
+    dims: (usize, usize, usize),
+    used_by: [bool; 3],
+}
+
+/// Every matrix product of LeNet-5 at batch `n`: each layer's forward, its
+/// weight gradient (training only) and its input gradient (training skips
+/// conv1's, an attack needs it: the gradient reaches the image).
+fn lenet5_products(n: usize) -> Vec<Product> {
+    let (p1, p2) = (n * 24 * 24, n * 8 * 8);
+    let all = [true, true, true];
+    let train = [true, false, false];
+    let backward = [true, false, true];
+    let p = |layer, pass, dims, used_by| Product {
+        layer,
+        pass,
+        dims,
+        used_by,
+    };
+    vec![
+        p("conv1", "forward", (20, 25, p1), all),
+        p("conv1", "weight gradient", (20, p1, 25), train),
+        p(
+            "conv1",
+            "input gradient",
+            (25, 20, p1),
+            [false, false, true],
+        ),
+        p("conv2", "forward", (50, 500, p2), all),
+        p("conv2", "weight gradient", (50, p2, 500), train),
+        p("conv2", "input gradient", (500, 50, p2), backward),
+        p("fc1", "forward", (n, 800, 500), all),
+        p("fc1", "weight gradient", (800, n, 500), train),
+        p("fc1", "input gradient", (n, 500, 800), backward),
+        p("fc2", "forward", (n, 500, 10), all),
+        p("fc2", "weight gradient", (500, n, 10), train),
+        p("fc2", "input gradient", (n, 10, 500), backward),
+    ]
 }
 
 /// The operations of LeNet-5's forward pass, in order, each with the input
