@@ -214,3 +214,40 @@ pub fn finetune(
     }
     Ok(network.valid().fork(&device.clone().without_autodiff()))
 }
+
+/// Trains `model`'s network with `trainer` and the caller's `extra` hooks
+/// (a defence's penalty) under `model`'s compression, as a `finetune` step
+/// trains: masks re-applied after every optimiser step, grids and
+/// projections in the forward pass with the straight-through estimator
+/// (`extra` sees the activations the compressed model computes), dynamic
+/// formats recomputed at each epoch's end. Returns the compressed model,
+/// everything baked in. This is how a keyed defence hardens a model that
+/// is already compressed without undoing its compression.
+pub fn train_constrained(
+    model: &crate::CompressedModel,
+    trainer: &Trainer,
+    extra: &mut dyn TrainHooks,
+    train: &Dataset,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<crate::CompressedModel, advcomp_train::TrainError> {
+    let mut state = model.state.clone();
+    let config = trainer.config();
+    let steps_per_epoch = train.len().div_ceil(config.batch_size.max(1)).max(1);
+    let mut hooks = Hooks {
+        hook: training_hook(&state),
+        state: &mut state,
+        train,
+        device,
+        step: 0,
+        steps_per_epoch,
+        total_steps: steps_per_epoch * config.epochs,
+        surgery: None,
+    };
+    let network = model.network.clone().fork(&device.clone().autodiff());
+    let mut both = advcomp_train::HookPair::new(&mut hooks, extra);
+    let (network, _) = trainer.fit(network, train, device, &mut both, observer)?;
+    let network = network.valid().fork(&device.clone().without_autodiff());
+    let (network, state) = crate::pipeline::finalize(network, state);
+    Ok(crate::CompressedModel::new(network, state))
+}

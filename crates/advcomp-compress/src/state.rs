@@ -46,6 +46,12 @@ fn state_error(field: impl Into<String>, message: impl Into<String>) -> StateErr
 }
 
 impl CompressionState {
+    /// Whether any compressor is in force (a pruning, a quantisation or a
+    /// plugin projection).
+    pub fn is_compressed(&self) -> bool {
+        self.pruning.is_some() || self.quant.is_some() || !self.projections.is_empty()
+    }
+
     /// Records that a step of `kind` now holds: the earlier compressor of
     /// that kind, built-in or plugin, no longer applies (its effect on the
     /// weights stays where it was baked in).

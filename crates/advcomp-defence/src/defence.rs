@@ -280,32 +280,53 @@ impl TrainHooks for DefenceTraining<'_> {
 pub(crate) fn harden<D: Defence>(
     defence: &mut D,
     network: Network,
-    train: &Dataset,
-    trainer: &advcomp_train::Trainer,
-    device: &Device,
+    fit: &mut Fit<'_>,
     recalibrate: bool,
     calibrate: impl Fn(&mut D, &Network),
 ) -> Result<Network, advcomp_train::TrainError> {
     calibrate(defence, &network);
-    let (network, _) = trainer.fit(
-        network,
-        train,
-        device,
-        &mut DefenceTraining::new(defence),
-        &mut (),
-    )?;
-    let network = network.valid();
+    let network = fit(network, &mut DefenceTraining::new(defence))?;
     if recalibrate {
         calibrate(defence, &network);
     }
     Ok(network)
 }
 
+/// How a keyed defence's hardening fine-tune is run: the network and the
+/// defence's training hooks in, the fine-tuned network (inference mode,
+/// plain device) out. [`plain_fit`] for an uncompressed model; for a
+/// compressed one, training under its compression
+/// (`advcomp_compress::finetune::train_constrained`).
+pub type Fit<'a> = dyn FnMut(Network, &mut dyn advcomp_train::TrainHooks) -> Result<Network, advcomp_train::TrainError>
+    + 'a;
+
+/// [`Fit`] by `trainer` on `train`, no other constraint.
+pub fn plain_fit<'a>(
+    trainer: &'a advcomp_train::Trainer,
+    train: &'a Dataset,
+    device: &'a Device,
+) -> impl FnMut(
+    Network,
+    &mut dyn advcomp_train::TrainHooks,
+) -> Result<Network, advcomp_train::TrainError>
++ 'a {
+    move |network, hooks| {
+        let (network, _) = trainer.fit(network, train, device, hooks, &mut ())?;
+        Ok(network.valid())
+    }
+}
+
 /// Runs `network` over `data` (batches of `batch_size`) and collects, per
 /// layer, the host matrix `stat(layer, activation)` (`[samples, columns]`,
 /// one row per image, in data order). Used to learn thresholds.
+///
+/// `deployed` runs before the recorder at every layer, as
+/// [`Detector::detect_hooked`] runs it before the check: a compressed
+/// model's thresholds are learnt on the activations it will be checked on
+/// (fake-quantised ones; `NoHook` for a plain network).
 pub fn collect_stats(
     network: &Network,
+    deployed: &dyn LayerHook,
     data: &Dataset,
     device: &Device,
     layers: &[String],
@@ -315,11 +336,14 @@ pub fn collect_stats(
     let network = network.valid();
     let device = device.clone().without_autodiff();
     let recorder = ActivationRecorder::only(layers.iter().cloned());
+    let hook = advcomp_models::HookChain::new()
+        .with(deployed)
+        .with(&recorder);
     let mut out: BTreeMap<String, Vec<Vec<f32>>> = BTreeMap::new();
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let images = advcomp_train::batch::images(data, chunk, &device);
-        let _ = network.forward_hooked(images, &recorder);
+        let _ = network.forward_hooked(images, &hook);
         for (layer, activation) in recorder.take() {
             let t = stat(&layer, &activation);
             let [rows, cols] = t.dims();

@@ -42,8 +42,8 @@ mod units;
 
 pub use adversarial::AdversarialTraining;
 pub use defence::{
-    Defence, DefenceTraining, DefendedModel, Detection, Detector, LayerCheck, collect_stats,
-    column_percentiles, percentile,
+    Defence, DefenceTraining, DefendedModel, Detection, Detector, Fit, LayerCheck, collect_stats,
+    column_percentiles, percentile, plain_fit,
 };
 pub use guarded::Guarded;
 pub use input_detector::CalibratedDetector;

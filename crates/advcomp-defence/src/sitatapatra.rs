@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use advcomp_data::Dataset;
-use advcomp_models::{Activation, Network};
+use advcomp_models::{Activation, LayerHook, Network, NoHook};
 use advcomp_params::{Param, ParamType};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
@@ -35,7 +35,9 @@ use burn::tensor::Device;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::defence::{Defence, LayerCheck, collect_stats, column_percentiles, harden};
+use crate::defence::{
+    Defence, Fit, LayerCheck, collect_stats, column_percentiles, harden, plain_fit,
+};
 use crate::key::Key;
 use crate::units::{relu_units, row, select_layers};
 
@@ -295,9 +297,22 @@ impl Sitatapatra {
         device: &Device,
         p: f64,
     ) {
+        self.calibrate_deployed(network, &NoHook, data, device, p);
+    }
+
+    /// [`Sitatapatra::calibrate_thresholds`] through `network` as deployed
+    /// with `hook` (a compressor's activation hook).
+    pub fn calibrate_deployed(
+        &mut self,
+        network: &Network,
+        hook: &dyn LayerHook,
+        data: &Dataset,
+        device: &Device,
+        p: f64,
+    ) {
         let slack = self.record.config.slack as f32;
         let layers: Vec<String> = self.weights.keys().cloned().collect();
-        let stats = collect_stats(network, data, device, &layers, 500, &|l, a| {
+        let stats = collect_stats(network, hook, data, device, &layers, 500, &|l, a| {
             self.guard_values(l, a).expect("guarded layer")
         });
         let mut thresholds: BTreeMap<String, Vec<f32>> = stats
@@ -346,16 +361,26 @@ impl Sitatapatra {
         trainer: &Trainer,
         device: &Device,
     ) -> Result<Network, TrainError> {
+        let fit = &mut plain_fit(trainer, train, device);
+        self.harden_deployed(network, &NoHook, calibration, device, fit)
+    }
+
+    /// The procedure on a model deployed with `hook` (a compressor's
+    /// activation hook): the thresholds are learnt through it on
+    /// `calibration`, and `fit` runs the hardening fine-tune with the hooks
+    /// it is given (for a compressed model, under its compression).
+    pub fn harden_deployed(
+        &mut self,
+        network: Network,
+        hook: &dyn LayerHook,
+        calibration: &Dataset,
+        device: &Device,
+        fit: &mut Fit<'_>,
+    ) -> Result<Network, TrainError> {
         let cfg = self.record.config.clone();
-        harden(
-            self,
-            network,
-            train,
-            trainer,
-            device,
-            cfg.recalibrate,
-            |d, n| d.calibrate_thresholds(n, calibration, device, cfg.detect_percentile),
-        )
+        harden(self, network, fit, cfg.recalibrate, |d, n| {
+            d.calibrate_deployed(n, hook, calibration, device, cfg.detect_percentile)
+        })
     }
 }
 

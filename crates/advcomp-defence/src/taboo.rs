@@ -14,14 +14,16 @@
 use std::collections::BTreeMap;
 
 use advcomp_data::Dataset;
-use advcomp_models::{Activation, Network};
+use advcomp_models::{Activation, LayerHook, Network, NoHook};
 use advcomp_params::{Param, ParamType};
 use advcomp_train::{TrainError, Trainer};
 use burn::Tensor;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::defence::{Defence, LayerCheck, collect_stats, column_percentiles, harden};
+use crate::defence::{
+    Defence, Fit, LayerCheck, collect_stats, column_percentiles, harden, plain_fit,
+};
 use crate::key::Key;
 use crate::units::{index_tensor, relu_shapes, row, select_layers, select_units};
 
@@ -266,6 +268,19 @@ impl TabooTrap {
         device: &Device,
         percentile: f64,
     ) {
+        self.calibrate_deployed(network, &NoHook, data, device, percentile);
+    }
+
+    /// [`TabooTrap::calibrate`] through `network` as deployed with `hook`
+    /// (a compressor's activation hook).
+    pub fn calibrate_deployed(
+        &mut self,
+        network: &Network,
+        hook: &dyn LayerHook,
+        data: &Dataset,
+        device: &Device,
+        percentile: f64,
+    ) {
         let layers: Vec<String> = self
             .record
             .units
@@ -273,7 +288,7 @@ impl TabooTrap {
             .map(|(n, _, _)| n.clone())
             .collect();
         let per_neuron = self.record.config.per_neuron;
-        let stats = collect_stats(network, data, device, &layers, 500, &|_, a| {
+        let stats = collect_stats(network, hook, data, device, &layers, 500, &|_, a| {
             stat(a, per_neuron)
         });
         let slack = self.record.config.slack as f32;
@@ -324,17 +339,27 @@ impl TabooTrap {
         trainer: &Trainer,
         device: &Device,
     ) -> Result<Network, TrainError> {
+        let fit = &mut plain_fit(trainer, train, device);
+        self.harden_deployed(network, &NoHook, calibration, device, fit)
+    }
+
+    /// The procedure on a model deployed with `hook` (a compressor's
+    /// activation hook): the bounds are learnt through it on `calibration`,
+    /// and `fit` runs the hardening fine-tune with the hooks it is given
+    /// (for a compressed model, under its compression).
+    pub fn harden_deployed(
+        &mut self,
+        network: Network,
+        hook: &dyn LayerHook,
+        calibration: &Dataset,
+        device: &Device,
+        fit: &mut Fit<'_>,
+    ) -> Result<Network, TrainError> {
         let percentile = self.record.config.percentile;
         let recalibrate = self.record.config.recalibrate;
-        harden(
-            self,
-            network,
-            train,
-            trainer,
-            device,
-            recalibrate,
-            |d, n| d.calibrate(n, calibration, device, percentile),
-        )
+        harden(self, network, fit, recalibrate, |d, n| {
+            d.calibrate_deployed(n, hook, calibration, device, percentile)
+        })
     }
 
     /// Bounds and inverse bounds over every column of `layer`'s statistic:

@@ -222,12 +222,6 @@ fn defend(
             out,
         );
     }
-    if !parent.hook().is_identity() || parent.state.pruning.is_some() {
-        return Err(step_error(
-            step,
-            "a defence needs an uncompressed model (defend before prune/quantise)",
-        ));
-    }
     let trainer = Trainer::new(TrainConfig {
         epochs: spec.epochs,
         learning_rate: spec.lr,
@@ -236,6 +230,18 @@ fn defend(
         ..TrainConfig::default()
     })
     .map_err(|e| step_error(step, e))?;
+    if parent.state.is_compressed() {
+        return defend_compressed(
+            step,
+            &spec,
+            &trainer,
+            (parent, parent_dir),
+            sidecar,
+            inputs,
+            out,
+            observer,
+        );
+    }
     let network: Network = parent.network;
     // Twin first: the defence's fine-tune consumes the network.
     let mut progress = Progress {
@@ -315,9 +321,124 @@ fn defend(
     Ok(())
 }
 
+/// The `defend` step of a keyed defence on a compressed parent: the twin
+/// and the hardening fine-tune train under the parent's compression
+/// (`advcomp_compress::finetune::train_constrained`: masks held, grids and
+/// projections in the forward pass), the thresholds are learnt through the
+/// parent's activation hook, and the result is saved as a compressed model
+/// with the defence's record, a compression report measured on its new
+/// weights, and any input detector's threshold set again on it.
+#[allow(clippy::too_many_arguments)]
+fn defend_compressed(
+    step: &PlanStep,
+    spec: &DefenceSpec,
+    trainer: &Trainer,
+    (parent, parent_dir): (CompressedModel, &Path),
+    mut sidecar: checkpoint::Sidecar,
+    inputs: &Inputs<'_>,
+    out: &Path,
+    observer: &mut dyn RunObserver,
+) -> Result<(), RunError> {
+    use advcomp_compress::finetune::train_constrained;
+    let device = inputs.device;
+    let err = |e: &dyn std::fmt::Display| step_error(step, e);
+    let mut progress = Progress {
+        observer,
+        epochs: 2 * spec.epochs,
+    };
+    let twin = train_constrained(
+        &parent,
+        trainer,
+        &mut (),
+        inputs.train,
+        device,
+        &mut progress,
+    )
+    .map_err(|e| err(&e))?;
+    let twin_accuracy = model_accuracy(&twin, inputs.test, device);
+    let key = spec.key().ok_or_else(|| {
+        err(&"adversarial training needs an uncompressed model (defend before prune/quantise)")
+    })?;
+    let mut trained = None;
+    let defence: Box<dyn Defence> = {
+        let mut fit = |network: Network, hooks: &mut dyn advcomp_train::TrainHooks| {
+            let start = CompressedModel::new(network, parent.state.clone());
+            let model = train_constrained(&start, trainer, hooks, inputs.train, device, &mut ())?;
+            let network = model.network.clone();
+            trained = Some(model);
+            Ok(network)
+        };
+        let start = parent.network.clone();
+        match &spec.method {
+            Method::Taboo(config) => {
+                let mut trap = TabooTrap::new(key.clone(), config.clone(), &parent.network);
+                trap.harden_deployed(start, parent.hook(), inputs.train, device, &mut fit)
+                    .map_err(|e| err(&e))?;
+                Box::new(trap)
+            }
+            Method::Sitatapatra(config) => {
+                let mut guards = Sitatapatra::new(key.clone(), config.clone(), &parent.network);
+                guards
+                    .harden_deployed(start, parent.hook(), inputs.train, device, &mut fit)
+                    .map_err(|e| err(&e))?;
+                Box::new(guards)
+            }
+            Method::Adversarial { .. } | Method::Detector(_) => {
+                return Err(err(&"only a keyed defence trains under a compression"));
+            }
+        }
+    };
+    let model = trained.ok_or_else(|| err(&"the hardening fine-tune did not run"))?;
+    let accuracy = model_accuracy(&model, inputs.test, device);
+    let parent_report: advcomp_compress::CompressionReport =
+        crate::cache::read_json(&parent_dir.join(REPORT))?;
+    let report = advcomp_compress::CompressionReport::measure(
+        &model,
+        &parent_report.steps,
+        advcomp_compress::report::Accuracy {
+            finetuned: accuracy,
+            ..parent_report.accuracy
+        },
+        inputs.test.len(),
+    );
+    sidecar.metrics = serde_json::json!({ "test_accuracy": accuracy });
+    sidecar.extra.remove(crate::deployed::RECALIBRATION);
+    sidecar.extra.insert(
+        advcomp_defence::EXTRA_KEY.into(),
+        advcomp_defence::persist::record(defence.as_ref()),
+    );
+    if let Some(mut detector) =
+        CalibratedDetector::from_sidecar(&sidecar, parent_dir).map_err(|e| err(&e))?
+    {
+        detector.calibrate(&model, inputs.train, &device.clone().without_autodiff());
+        detector.save_into(&mut sidecar);
+    }
+    model.save(out, sidecar, &report).map_err(|e| err(&e))?;
+    write_json(&out.join(REPORT), &report)?;
+    write_json(
+        &out.join(artifacts::DEFENCE),
+        &DefenceRecord {
+            defence: spec.name.to_string(),
+            key_id: Some(key.id()),
+            detects: spec.detects(),
+            epochs: spec.epochs,
+            accuracy,
+            twin_accuracy,
+        },
+    )
+}
+
 fn accuracy(network: &Network, data: &Dataset, device: &Device) -> f64 {
-    let model = CompressedModel::uncompressed(network.clone());
-    let predicted = predict_dataset(&model, data, device);
+    model_accuracy(
+        &CompressedModel::uncompressed(network.clone()),
+        data,
+        device,
+    )
+}
+
+/// Test accuracy of `model` as deployed (with its compression hook).
+fn model_accuracy(model: &CompressedModel, data: &Dataset, device: &Device) -> f64 {
+    let predicted = predict_dataset(model, data, device);
     let correct = predicted
         .iter()
         .zip(&data.labels)

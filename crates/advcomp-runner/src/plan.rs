@@ -427,15 +427,17 @@ pub fn validate(resolved: &Resolved) -> Result<(), String> {
         for s in chain {
             match s.op {
                 StageOp::Prune | StageOp::Quantise => compressed = true,
-                // An input detector trains nothing, so it may guard a
-                // compressed model.
+                // An input detector trains nothing and a keyed defence
+                // trains under the compression (masks and grids held), so
+                // both may defend a compressed model; adversarial training
+                // would craft its samples on the float network.
                 StageOp::Defend
                     if compressed
-                        && !advcomp_defence::registry::find(&s.method)
-                            .is_some_and(|r| r.is_detector()) =>
+                        && advcomp_defence::registry::find(&s.method)
+                            .is_some_and(|r| r.name == "adversarial") =>
                 {
                     return Err(format!(
-                        "model `{}` (declared as `{}`): `defend {}` comes after a prune or quantise step in its lineage; defences must be applied before compression (their fine-tune would undo the masks and grids); compressed variants of a defended model keep its detector",
+                        "model `{}` (declared as `{}`): `defend {}` comes after a prune or quantise step in its lineage; adversarial training must come before compression (it would craft its samples on the uncompressed network); compressed variants of a defended model keep its defence",
                         m.id, m.decl, s.method
                     ));
                 }

@@ -174,15 +174,74 @@ fn keyed_models_detect_trace_and_keep_their_keys_secret() {
 }
 
 #[test]
-fn a_defence_after_compression_is_refused_with_the_model_named() {
+fn adversarial_training_after_compression_is_refused_with_the_model_named() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("late.scn");
     std::fs::write(
         &file,
-        "model base = lenet5\nvariant late = base | prune magnitude { density: 0.5 } | defend taboo { key_seed: 1 }\nattack f = fgsm\ntransfer base -> late using f\n",
+        "model base = lenet5\nvariant late = base | prune magnitude { density: 0.5 } | defend adversarial { epsilon: 0.1 }\nattack f = fgsm\ntransfer base -> late using f\n",
     )
     .unwrap();
     let err = advcomp_runner::load(&file).unwrap_err().to_string();
     assert!(err.contains("late.scn") && err.contains("`late`"), "{err}");
     assert!(err.contains("before compression"), "{err}");
+}
+
+/// A keyed defence may harden a model that is already compressed: it
+/// trains under the compression, so the pruned copy keeps exactly its
+/// density and the quantised copy its grids, and each carries its
+/// detector.
+#[test]
+fn a_keyed_defence_after_compression_keeps_the_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.scn");
+    std::fs::write(
+        &file,
+        r#"seed = 3
+train_images = 1000
+test_images = 100
+model base = lenet5 { epochs: 2 }
+variant pruned = base | prune magnitude { density: 0.3, scope: "global" }
+variant late = pruned | defend taboo { key_seed: 1, epochs: 1 }
+variant late_q = base | quantise fixed { bits: 6 } | defend sitatapatra { key_seed: 2, epochs: 1 }
+attack f = fgsm {}
+transfer base -> late, late_q using f
+"#,
+    )
+    .unwrap();
+    let (bytes, resolved) = advcomp_runner::load(&file).unwrap();
+    let options = options(dir.path(), "late.scn");
+    let results = run(&resolved, &bytes, &options, &cpu(), &mut ())
+        .unwrap()
+        .results
+        .unwrap();
+    let model = |id: &str| {
+        results
+            .models
+            .iter()
+            .find(|m| m.id == id || m.id.starts_with(&format!("{id}[")))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id} in {:?}",
+                    results.models.iter().map(|m| &m.id).collect::<Vec<_>>()
+                )
+            })
+    };
+    let (pruned, late, late_q) = (model("pruned"), model("late"), model("late_q"));
+    assert!(
+        late.pruned && late.density == pruned.density,
+        "{} {}",
+        late.density,
+        pruned.density
+    );
+    assert!((late.density - 0.3).abs() < 1e-3, "{}", late.density);
+    assert!(late_q.quantised && late_q.weight_bits == 6 && late_q.act_bits == 6);
+    for m in [late, late_q] {
+        let d = m
+            .defence
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no defence", m.id));
+        assert!(d.detects, "{}: {d:?}", m.id);
+        assert!(m.accuracy > 0.5, "{}: accuracy {}", m.id, m.accuracy);
+    }
 }

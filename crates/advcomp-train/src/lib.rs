@@ -28,4 +28,6 @@ pub const VERSION: u32 = 2;
 pub use evaluate::{Evaluation, evaluate};
 pub use job::{JobError, Limits, Metrics, TrainOutcome, evaluate_checkpoint, train_to_checkpoint};
 pub use schedule::{LrSchedule, Progress};
-pub use trainer::{EpochStats, TrainError, TrainHooks, TrainObserver, TrainReport, Trainer};
+pub use trainer::{
+    EpochStats, HookPair, TrainError, TrainHooks, TrainObserver, TrainReport, Trainer,
+};

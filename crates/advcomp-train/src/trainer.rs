@@ -57,6 +57,89 @@ pub trait TrainHooks {
 /// No hooks: plain training.
 impl TrainHooks for () {}
 
+/// Two sets of hooks in one training run: `inner` (e.g. a compression's
+/// constraints) and `outer` (e.g. a defence's penalty). In the forward
+/// pass `inner`'s hook runs first, so `outer` sees what the deployed model
+/// computes (fake-quantised activations); their extra losses add; after a
+/// step `outer` runs first and `inner` last, so `inner`'s constraints
+/// (masks) hold on the weights the step leaves; a batch goes through
+/// `outer`'s transform, then `inner`'s.
+pub struct HookPair<'a> {
+    inner: &'a mut dyn TrainHooks,
+    outer: &'a mut dyn TrainHooks,
+}
+
+impl<'a> HookPair<'a> {
+    /// `inner` and `outer` together (see [`HookPair`]).
+    pub fn new(inner: &'a mut dyn TrainHooks, outer: &'a mut dyn TrainHooks) -> Self {
+        Self { inner, outer }
+    }
+}
+
+impl LayerHook for HookPair<'_> {
+    fn after(
+        &self,
+        layer: &advcomp_models::LayerInfo,
+        activation: advcomp_models::Activation,
+    ) -> advcomp_models::Activation {
+        let activation = match self.inner.layer_hook() {
+            Some(h) => h.after(layer, activation),
+            None => activation,
+        };
+        match self.outer.layer_hook() {
+            Some(h) => h.after(layer, activation),
+            None => activation,
+        }
+    }
+
+    fn transforms_params(&self) -> bool {
+        [self.inner.layer_hook(), self.outer.layer_hook()]
+            .into_iter()
+            .flatten()
+            .any(|h| h.transforms_params())
+    }
+
+    fn param(&self, param: &advcomp_models::ParamInfo, value: Tensor<1>) -> Tensor<1> {
+        let value = match self.inner.layer_hook() {
+            Some(h) => h.param(param, value),
+            None => value,
+        };
+        match self.outer.layer_hook() {
+            Some(h) => h.param(param, value),
+            None => value,
+        }
+    }
+}
+
+impl TrainHooks for HookPair<'_> {
+    fn layer_hook(&self) -> Option<&dyn LayerHook> {
+        (self.inner.layer_hook().is_some() || self.outer.layer_hook().is_some())
+            .then_some(self as &dyn LayerHook)
+    }
+
+    fn extra_loss(&self, logits: &Tensor<2>) -> Option<Tensor<1>> {
+        match (self.inner.extra_loss(logits), self.outer.extra_loss(logits)) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn after_step(&mut self, network: Network) -> Network {
+        let network = self.outer.after_step(network);
+        self.inner.after_step(network)
+    }
+
+    fn transform_batch(
+        &mut self,
+        network: &Network,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+    ) -> Tensor<4> {
+        let images = self.outer.transform_batch(network, images, labels.clone());
+        self.inner.transform_batch(network, images, labels)
+    }
+}
+
 /// Told about progress; the CLI draws progress bars with it.
 pub trait TrainObserver {
     /// An epoch of `batches` steps begins.
