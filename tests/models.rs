@@ -2,8 +2,7 @@
 //! recorded activations and input gradients through hooks.
 
 use advcomp_models::{
-    Activation, ActivationRecorder, Architecture, Classifier, Hooked, LayerHook, LayerInfo,
-    Network, ParamInfo,
+    Activation, ActivationRecorder, Architecture, LayerHook, LayerInfo, Network, ParamInfo,
 };
 use advcomp_tests::cpu;
 use burn::Tensor;
@@ -99,7 +98,7 @@ fn a_hook_after_the_last_layer_changes_the_logits() {
     let net = Network::new(Architecture::Lenet5, &device, 1);
     let x = images(Architecture::Lenet5, 2, &device);
     let plain = net.forward(x.clone());
-    let doubled = Hooked::new(&net, &Double("fc2")).logits(x);
+    let doubled = net.forward_hooked(x, &Double("fc2"));
     let diff = (doubled - plain * 2.0).abs().max().into_scalar::<f32>();
     assert!(diff < 1e-5, "{diff}");
 }
@@ -143,7 +142,7 @@ fn input_gradients_flow_through_hooks() {
     let device = cpu().autodiff();
     let net = Network::new(Architecture::Lenet5, &device, 3);
     let x = images(Architecture::Lenet5, 2, &device).require_grad();
-    let logits = Hooked::new(&net, &Clamp).logits(x.clone());
+    let logits = net.forward_hooked(x.clone(), &Clamp);
     let grads = logits.sum().backward();
     let g = x.grad(&grads).expect("input gradient exists");
     assert_eq!(g.dims(), [2, 1, 28, 28]);
@@ -167,7 +166,7 @@ impl LayerHook for ZeroFc2 {
 fn param_hooks_change_the_forward_pass_not_the_weights() {
     let device = cpu();
     let net = Network::new(Architecture::Lenet5, &device, 1);
-    let logits = Hooked::new(&net, &ZeroFc2).logits(images(Architecture::Lenet5, 2, &device));
+    let logits = net.forward_hooked(images(Architecture::Lenet5, 2, &device), &ZeroFc2);
     assert_eq!(logits.abs().sum().into_scalar::<f32>(), 0.0);
     let stored = net
         .param("fc2.weight")

@@ -29,7 +29,7 @@ pub mod params;
 pub use activation::Activation;
 pub use architecture::{Architecture, UnknownArchitecture};
 pub use checkpoint::{Checkpoint, CheckpointError, Sidecar};
-pub use classifier::{Classifier, Ensemble, Hooked, Screened};
+pub use classifier::{Classifier, Ensemble, Screened};
 pub use hook::{ActivationRecorder, HookChain, LayerHook, LayerInfo, NoHook};
 pub use layer::{Layer, LayerKind};
 pub use network::Network;
