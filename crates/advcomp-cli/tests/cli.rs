@@ -441,7 +441,7 @@ fn a_keyed_checkpoint_is_refused_by_compress_with_the_key_id_named() {
     sidecar.data = serde_json::json!({ "dataset": "mnist" });
     sidecar.extra.insert(
         "defence".into(),
-        serde_json::json!({ "defence": "taboo_trap", "key_id": "0123456789abcdef", "config": {} }),
+        serde_json::json!({ "defence": "taboo", "key_id": "0123456789abcdef", "config": {} }),
     );
     checkpoint::save(&net, &sidecar, &model).unwrap();
     let data = tmp.path().join("mnist");
@@ -462,7 +462,7 @@ fn a_keyed_checkpoint_is_refused_by_compress_with_the_key_id_named() {
             out.to_str().unwrap(),
             "--quiet",
         ],
-        &["keyed", "taboo_trap", "0123456789abcdef", "scenario"],
+        &["keyed", "taboo", "0123456789abcdef", "scenario"],
     );
     assert!(!out.exists(), "nothing is written");
 }

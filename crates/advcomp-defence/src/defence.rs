@@ -43,7 +43,7 @@ impl LayerCheck {
 /// at run time except its [`Key`](crate::Key) is in [`Defence::config`],
 /// which is what a checkpoint records.
 pub trait Defence {
-    /// Registry name (`"taboo_trap"`, `"sitatapatra"`).
+    /// Registry name (`"taboo"`, `"sitatapatra"`), recorded in checkpoints.
     fn name(&self) -> &str;
 
     /// The public id of the key ([`Key::id`](crate::Key::id)).

@@ -142,7 +142,7 @@ pub fn from_sidecar(
     }
     let config = entry.get("config").cloned().unwrap_or_default();
     let defence: Box<dyn Defence> = match name {
-        taboo::NAME => Box::new(
+        taboo::NAME | taboo::OLD_NAME => Box::new(
             taboo::TabooTrap::from_config(key.clone(), &config)
                 .map_err(|e| bad(format!("config: {e}")))?,
         ),

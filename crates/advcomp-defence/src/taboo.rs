@@ -27,8 +27,13 @@ use crate::defence::{
 use crate::key::Key;
 use crate::units::{index_tensor, relu_shapes, row, select_layers, select_units};
 
-/// Registry name of the Taboo Trap.
-pub const NAME: &str = "taboo_trap";
+/// Name of the Taboo Trap: in the registry, in `.scn` files and in the
+/// checkpoints it writes.
+pub const NAME: &str = "taboo";
+
+/// The name checkpoints recorded before stop 25 (`extra.defence.defence`),
+/// still read; also an alias in the registry, so old `.scn` files parse.
+pub const OLD_NAME: &str = "taboo_trap";
 
 /// Taboo Trap hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

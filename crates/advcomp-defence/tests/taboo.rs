@@ -312,7 +312,7 @@ fn checkpoints_need_the_right_key() {
         serde_json::from_slice(&std::fs::read(dir.path().join("checkpoint.json")).unwrap())
             .unwrap();
     let entry = &sidecar["extra"]["defence"];
-    assert_eq!(entry["defence"], "taboo_trap");
+    assert_eq!(entry["defence"], "taboo");
     assert_eq!(entry["key_id"], Key::from_passphrase("alpha").id());
 
     let (model, _) =
@@ -331,6 +331,14 @@ fn checkpoints_need_the_right_key() {
         msg.contains("wrong key") && msg.contains(&Key::from_passphrase("alpha").id()),
         "{msg}"
     );
+
+    // Checkpoints written before stop 25 name the defence `taboo_trap`.
+    let path = dir.path().join("checkpoint.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches("\"taboo\"").count(), 1, "{text}");
+    std::fs::write(&path, text.replace("\"taboo\"", "\"taboo_trap\"")).unwrap();
+    let (old, _) = DefendedModel::load(dir.path(), &Key::from_passphrase("alpha"), &cpu()).unwrap();
+    assert_eq!(old.defence.config(), trap.config());
 }
 
 /// Taboo on a pruned and a quantised copy of a keyed model: the parent's
