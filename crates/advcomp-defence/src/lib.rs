@@ -40,6 +40,7 @@ pub mod taboo;
 pub mod traceback;
 mod units;
 
+pub use advcomp_params::ParamError;
 pub use adversarial::AdversarialTraining;
 pub use defence::{
     Defence, DefenceTraining, DefendedModel, Detection, Detector, Fit, LayerCheck, collect_stats,
@@ -52,7 +53,7 @@ pub use persist::{DefenceError, EXTRA_KEY, from_sidecar, save};
 pub use recalibrate::{Recalibration, recalibrate};
 pub use registry::{InputDetector, Registration};
 pub use sitatapatra::{Sitatapatra, SitatapatraConfig};
-pub use spec::{DefenceSpec, KeySource, SpecError};
+pub use spec::{DefenceSpec, KeySource};
 pub use taboo::{TabooConfig, TabooTrap};
 pub use traceback::{Evidence, Suspect, attribute, traceback};
 

@@ -158,83 +158,12 @@ pub struct DefenceSpec {
     pub seed: Option<u64>,
 }
 
-/// A parameter the defence does not accept, or a bad value.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct SpecError {
-    /// The field at fault (`None`: the block as a whole).
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// The nearest known field for an unknown one.
-    pub suggestion: Option<String>,
-    /// Whether `field` is unknown (rather than badly valued).
-    pub unknown: bool,
-}
-
-impl SpecError {
-    fn field(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: Some(field.to_string()),
-            message: message.into(),
-            suggestion: None,
-            unknown: false,
-        }
-    }
-
-    fn general(message: impl Into<String>) -> Self {
-        Self {
-            field: None,
-            message: message.into(),
-            suggestion: None,
-            unknown: false,
-        }
-    }
-
-    fn unknown(field: &str, known: &[String]) -> Self {
-        let suggestion = known
-            .iter()
-            .map(|k| (strsim::levenshtein(k, field), k))
-            .min()
-            .filter(|(d, _)| *d <= 3)
-            .map(|(_, k)| k.clone());
-        Self {
-            field: Some(field.to_string()),
-            message: format!("unknown parameter `{field}`; known: {}", known.join(", ")),
-            suggestion,
-            unknown: true,
-        }
-    }
-}
-
-impl From<ParamError> for SpecError {
-    fn from(e: ParamError) -> Self {
-        match e {
-            ParamError::Unknown {
-                field,
-                known,
-                suggestion,
-            } => Self {
-                message: format!("unknown parameter `{field}`; known: {}", known.join(", ")),
-                field: Some(field),
-                suggestion,
-                unknown: true,
-            },
-            ParamError::Invalid { field, message } => {
-                let message = format!("`{field}` {message}");
-                SpecError::field(&field, message)
-            }
-            other => SpecError::general(other.to_string()),
-        }
-    }
-}
-
 impl DefenceSpec {
     /// Checks `params` for the defence `name`: first against its
     /// declaration ([`params_of`]), then the rules between parameters.
-    pub fn from_params(name: &str, params: &Map<String, Value>) -> Result<Self, SpecError> {
+    pub fn from_params(name: &str, params: &Map<String, Value>) -> Result<Self, ParamError> {
         let registration = registry::find(name).ok_or_else(|| {
-            SpecError::general(format!(
+            ParamError::rule(format!(
                 "unknown defence `{name}`; known: {}",
                 registry::names().join(", ")
             ))
@@ -270,9 +199,9 @@ impl DefenceSpec {
             match field.as_str() {
                 "epochs" => {
                     spec.epochs = value.as_u64().filter(|&e| e >= 1).ok_or_else(|| {
-                        SpecError::field(
+                        ParamError::invalid(
                             field,
-                            format!("`epochs` must be a positive integer, got {value}"),
+                            format!("must be a positive integer, got {value}"),
                         )
                     })? as usize;
                 }
@@ -281,31 +210,31 @@ impl DefenceSpec {
                         .as_f64()
                         .filter(|&l| l > 0.0 && l.is_finite())
                         .ok_or_else(|| {
-                            SpecError::field(
+                            ParamError::invalid(
                                 field,
-                                format!("`lr` must be a positive number, got {value}"),
+                                format!("must be a positive number, got {value}"),
                             )
                         })?;
                 }
                 "seed" => {
                     spec.seed = Some(value.as_u64().ok_or_else(|| {
-                        SpecError::field(
+                        ParamError::invalid(
                             field,
-                            format!("`seed` must be a non-negative integer, got {value}"),
+                            format!("must be a non-negative integer, got {value}"),
                         )
                     })?);
                 }
                 "key" if name != "adversarial" => {
                     let p = value.as_str().filter(|p| !p.is_empty()).ok_or_else(|| {
-                        SpecError::field(field, "`key` must be a non-empty string (a passphrase)")
+                        ParamError::invalid(field, "must be a non-empty string (a passphrase)")
                     })?;
                     spec.set_key(field, KeySource::Passphrase(p.to_string()))?;
                 }
                 "key_seed" if name != "adversarial" => {
                     let s = value.as_u64().ok_or_else(|| {
-                        SpecError::field(
+                        ParamError::invalid(
                             field,
-                            format!("`key_seed` must be a non-negative integer, got {value}"),
+                            format!("must be a non-negative integer, got {value}"),
                         )
                     })?;
                     spec.set_key(field, KeySource::Seed(s))?;
@@ -320,22 +249,22 @@ impl DefenceSpec {
             "sitatapatra" => Method::Sitatapatra(config::<SitatapatraConfig>(own, name)?),
             "adversarial" => adversarial(own)?,
             other => {
-                return Err(SpecError::general(format!(
+                return Err(ParamError::rule(format!(
                     "`{other}` is registered as built in, but advcomp-defence does not build it"
                 )));
             }
         };
         if name != "adversarial" && spec.key.is_none() {
-            return Err(SpecError::general(format!(
+            return Err(ParamError::rule(format!(
                 "`{name}` is a keyed defence: give `key: \"passphrase\"` or `key_seed: N`"
             )));
         }
         Ok(spec)
     }
 
-    fn set_key(&mut self, field: &str, key: KeySource) -> Result<(), SpecError> {
+    fn set_key(&mut self, field: &str, key: KeySource) -> Result<(), ParamError> {
         if self.key.is_some() {
-            return Err(SpecError::field(
+            return Err(ParamError::invalid(
                 field,
                 "give either `key` or `key_seed`, not both",
             ));
@@ -415,7 +344,7 @@ impl DefenceSpec {
 
 /// A defence's own configuration from the remaining parameters: the
 /// config's fields, with its defaults for the rest.
-fn config<T>(own: Map<String, Value>, name: &str) -> Result<T, SpecError>
+fn config<T>(own: Map<String, Value>, name: &str) -> Result<T, ParamError>
 where
     T: Default + serde::Serialize + serde::de::DeserializeOwned,
 {
@@ -425,7 +354,7 @@ where
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
     if let Some(field) = own.keys().find(|f| !fields.contains(f)) {
-        return Err(SpecError::general(format!(
+        return Err(ParamError::rule(format!(
             "`{name}`: `{field}` is declared but not a field of its configuration"
         )));
     }
@@ -434,23 +363,23 @@ where
         let mut one = defaults.clone();
         one[field] = value.clone();
         serde_json::from_value::<T>(one)
-            .map_err(|e| SpecError::field(field, format!("`{field}` of `{name}`: {e}")))?;
+            .map_err(|e| ParamError::invalid(field, format!("of `{name}`: {e}")))?;
     }
     let mut all = defaults;
     for (field, value) in own {
         all[&field] = value;
     }
-    serde_json::from_value(all).map_err(|e| SpecError::general(format!("`{name}`: {e}")))
+    serde_json::from_value(all).map_err(|e| ParamError::rule(format!("`{name}`: {e}")))
 }
 
-fn adversarial(mut own: Map<String, Value>) -> Result<Method, SpecError> {
+fn adversarial(mut own: Map<String, Value>) -> Result<Method, ParamError> {
     let attack = match own.remove("attack") {
         None => "pgd".to_string(),
         Some(Value::String(s)) => s,
         Some(v) => {
-            return Err(SpecError::field(
+            return Err(ParamError::invalid(
                 "attack",
-                format!("`attack` must be an attack name, got {v}"),
+                format!("must be an attack name, got {v}"),
             ));
         }
     };
@@ -460,11 +389,11 @@ fn adversarial(mut own: Map<String, Value>) -> Result<Method, SpecError> {
             .as_f64()
             .filter(|f| (0.0..=1.0).contains(f) && *f > 0.0)
             .ok_or_else(|| {
-                SpecError::field("fraction", format!("`fraction` must be in (0, 1], got {v}"))
+                ParamError::invalid("fraction", format!("must be in (0, 1], got {v}"))
             })?,
     };
     let registration = advcomp_attack::registry::find(&attack)
-        .map_err(|e| SpecError::field("attack", e.to_string()))?;
+        .map_err(|e| ParamError::invalid("attack", e.to_string()))?;
     registration
         .build(&Value::Object(own.clone()))
         .map_err(|e| match e {
@@ -480,14 +409,18 @@ fn adversarial(mut own: Map<String, Value>) -> Result<Method, SpecError> {
                         .map(|p| p.name.to_string())
                         .collect();
                     known.extend(theirs.iter().map(|p| p.to_string()));
-                    SpecError::unknown(&field, &known)
+                    ParamError::Unknown {
+                        suggestion: advcomp_params::nearest(
+                            &field,
+                            known.iter().map(String::as_str),
+                        ),
+                        field,
+                        known,
+                    }
                 }
-                advcomp_attack::ParamError::Invalid { field, message } => {
-                    SpecError::field(&field, message)
-                }
-                other => SpecError::general(other.to_string()),
+                other => other,
             },
-            other => SpecError::general(other.to_string()),
+            other => ParamError::rule(other.to_string()),
         })?;
     Ok(Method::Adversarial {
         attack: registration.name.to_string(),
@@ -525,21 +458,25 @@ mod tests {
     fn errors_name_the_field() {
         let e =
             DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slak": 0.1}))).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("slak"));
-        assert_eq!(e.suggestion.as_deref(), Some("slack"));
+        assert_eq!(e.field(), Some("slak"));
+        assert!(
+            matches!(&e, ParamError::Unknown { suggestion: Some(s), .. } if s == "slack"),
+            "{e}"
+        );
         let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "slack": "big"})))
             .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("slack"));
-        assert!(!e.unknown);
+        assert_eq!(e.field(), Some("slack"));
+        assert!(matches!(e, ParamError::Invalid { .. }), "{e}");
         let e = DefenceSpec::from_params("sitatapatra", &map(json!({}))).unwrap_err();
-        assert!(e.message.contains("keyed defence"), "{e}");
+        assert!(matches!(e, ParamError::Rule { .. }), "{e}");
+        assert!(e.to_string().contains("keyed defence"), "{e}");
         let e = DefenceSpec::from_params("taboo", &map(json!({"key": "k", "key_seed": 1})))
             .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("key_seed"));
+        assert_eq!(e.field(), Some("key_seed"));
         let e = DefenceSpec::from_params("adversarial", &map(json!({"epsilon": "x"}))).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("epsilon"));
+        assert_eq!(e.field(), Some("epsilon"));
         let e = DefenceSpec::from_params("adversarial", &map(json!({"key": "k"}))).unwrap_err();
-        assert!(e.unknown);
+        assert!(matches!(e, ParamError::Unknown { .. }), "{e}");
     }
 
     #[test]
@@ -557,9 +494,9 @@ mod tests {
         for bad in [json!(987654321), json!(""), json!(["hunter2"])] {
             let e =
                 DefenceSpec::from_params("taboo", &map(json!({ "key": bad.clone() }))).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some("key"), "{bad}");
+            assert_eq!(e.field(), Some("key"), "{bad}");
             for shown in ["987654321", "hunter2"] {
-                assert!(!e.message.contains(shown), "{}", e.message);
+                assert!(!e.to_string().contains(shown), "{e}");
             }
         }
         assert!(is_secret("taboo", "key") && is_secret("Sitatapatra", "key"));

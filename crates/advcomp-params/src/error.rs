@@ -24,6 +24,14 @@ pub enum ParamError {
         /// What is wrong.
         message: String,
     },
+    /// A rule of the component as a whole is broken: one between
+    /// parameters (`key` or `key_seed`, not both; a keyed defence needs
+    /// one of them), checked after the declaration.
+    #[error("{message}")]
+    Rule {
+        /// What is wrong.
+        message: String,
+    },
     /// The parameters are not a map.
     #[error("parameters must be a map from names to values, got {found}")]
     NotAMap {
@@ -41,11 +49,18 @@ impl ParamError {
         }
     }
 
+    /// A broken rule of the component as a whole.
+    pub fn rule(message: impl Into<String>) -> Self {
+        ParamError::Rule {
+            message: message.into(),
+        }
+    }
+
     /// The field at fault, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
             ParamError::Unknown { field, .. } | ParamError::Invalid { field, .. } => Some(field),
-            ParamError::NotAMap { .. } => None,
+            ParamError::Rule { .. } | ParamError::NotAMap { .. } => None,
         }
     }
 }

@@ -139,17 +139,7 @@ impl Catalog for Registries {
             }
             Kind::Defence => advcomp_defence::DefenceSpec::from_params(name, params)
                 .map(|_| ())
-                .map_err(|e| match (e.field, e.suggestion) {
-                    (Some(field), suggestion) if e.unknown => {
-                        let err = CatalogError::unknown_field(&field, e.message);
-                        match suggestion {
-                            Some(s) => err.suggest(s),
-                            None => err,
-                        }
-                    }
-                    (Some(field), _) => CatalogError::field(&field, e.message),
-                    (None, _) => CatalogError::general(e.message),
-                }),
+                .map_err(CatalogError::from),
         }
     }
 

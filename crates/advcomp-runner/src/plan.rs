@@ -401,7 +401,7 @@ impl Plan {
 
 /// The checked defence of a `defend` step, its passphrase revealed from
 /// `secrets`.
-pub fn spec_of(step: &Stage, secrets: &Secrets) -> Result<DefenceSpec, advcomp_defence::SpecError> {
+pub fn spec_of(step: &Stage, secrets: &Secrets) -> Result<DefenceSpec, advcomp_params::ParamError> {
     DefenceSpec::from_params(&step.method, &secrets.revealed(&step.params))
 }
 
