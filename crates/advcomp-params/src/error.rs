@@ -24,9 +24,10 @@ pub enum ParamError {
         /// What is wrong.
         message: String,
     },
-    /// A rule of the component as a whole is broken: one between
-    /// parameters (`key` or `key_seed`, not both; a keyed defence needs
-    /// one of them), checked after the declaration.
+    /// A rule of the component as a whole is broken, one no single field
+    /// is to blame for (a keyed defence given neither `key` nor
+    /// `key_seed`), checked after the declaration. A conflict that a field
+    /// brings in (`key_seed` after `key`) is [`ParamError::Invalid`] on it.
     #[error("{message}")]
     Rule {
         /// What is wrong.
