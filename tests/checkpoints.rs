@@ -33,10 +33,10 @@ fn replace_weights(dir: &Path, bytes: &[u8]) {
 #[test]
 fn round_trip_gives_identical_outputs() {
     let tmp = tempfile::tempdir().unwrap();
-    let net = saved(tmp.path(), Architecture::Lenet5);
+    let net = saved(tmp.path(), Architecture::LENET5);
     let device = cpu();
     let loaded = Checkpoint::load(tmp.path(), &device).unwrap();
-    assert_eq!(loaded.sidecar.architecture, Architecture::Lenet5);
+    assert_eq!(loaded.sidecar.architecture, Architecture::LENET5);
     assert_eq!(loaded.sidecar.num_params, 431_080);
     let x = Tensor::<4>::random([4, 1, 28, 28], Distribution::Uniform(0.0, 1.0), &device);
     let a = net.forward(x.clone()).into_data();
@@ -47,7 +47,7 @@ fn round_trip_gives_identical_outputs() {
 #[test]
 fn corrupt_weights_are_reported_with_both_hashes() {
     let tmp = tempfile::tempdir().unwrap();
-    saved(tmp.path(), Architecture::Lenet5);
+    saved(tmp.path(), Architecture::LENET5);
     let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
     let mut bytes = std::fs::read(&weights).unwrap();
     let n = bytes.len();
@@ -65,7 +65,7 @@ fn corrupt_weights_are_reported_with_both_hashes() {
 #[test]
 fn garbage_with_a_matching_hash_is_a_weights_error_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
-    saved(tmp.path(), Architecture::Lenet5);
+    saved(tmp.path(), Architecture::LENET5);
     // The sidecar agrees with the garbage, so the burnpack reader itself is exercised.
     replace_weights(tmp.path(), b"this is not a burnpack file");
     let err = Checkpoint::load(tmp.path(), &cpu()).unwrap_err();
@@ -75,8 +75,8 @@ fn garbage_with_a_matching_hash_is_a_weights_error_not_a_panic() {
 #[test]
 fn loading_the_wrong_architecture_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    saved(tmp.path(), Architecture::Cifarnet);
-    let err = Checkpoint::load_as(tmp.path(), Architecture::Lenet5, &cpu()).unwrap_err();
+    saved(tmp.path(), Architecture::CIFARNET);
+    let err = Checkpoint::load_as(tmp.path(), Architecture::LENET5, &cpu()).unwrap_err();
     insta::assert_snapshot!(redact(&err, tmp.path()), @"[DIR] holds a cifarnet checkpoint, but a lenet5 model was asked for");
 }
 
@@ -85,8 +85,8 @@ fn weights_of_another_architecture_under_a_lying_sidecar_are_rejected() {
     // CifarNet weights copied into a directory whose sidecar says LeNet-5.
     let lenet = tempfile::tempdir().unwrap();
     let cifar = tempfile::tempdir().unwrap();
-    saved(lenet.path(), Architecture::Lenet5);
-    saved(cifar.path(), Architecture::Cifarnet);
+    saved(lenet.path(), Architecture::LENET5);
+    saved(cifar.path(), Architecture::CIFARNET);
     let bytes = std::fs::read(cifar.path().join(checkpoint::WEIGHTS_FILE)).unwrap();
     replace_weights(lenet.path(), &bytes);
     let err = Checkpoint::load(lenet.path(), &cpu()).unwrap_err();
@@ -144,7 +144,7 @@ fn edit_sidecar(dir: &Path, edit: impl FnOnce(&mut Sidecar)) {
 fn weights_file_must_be_a_plain_name_in_the_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
-    saved(&dir, Architecture::Lenet5);
+    saved(&dir, Architecture::LENET5);
     // A perfectly good copy of the weights just outside the directory: only
     // the name can be refused, not the content.
     std::fs::copy(
@@ -184,7 +184,7 @@ fn weights_file_must_be_a_plain_name_in_the_directory() {
 fn a_symlinked_weights_file_is_refused_even_to_good_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ckpt");
-    saved(&dir, Architecture::Lenet5);
+    saved(&dir, Architecture::LENET5);
     let weights = dir.join(checkpoint::WEIGHTS_FILE);
     let outside = tmp.path().join("outside.bpk");
     std::fs::rename(&weights, &outside).unwrap();
@@ -197,7 +197,7 @@ fn a_symlinked_weights_file_is_refused_even_to_good_weights() {
 #[test]
 fn a_weights_file_that_is_a_directory_is_named_as_such() {
     let tmp = tempfile::tempdir().unwrap();
-    saved(tmp.path(), Architecture::Lenet5);
+    saved(tmp.path(), Architecture::LENET5);
     let weights = tmp.path().join(checkpoint::WEIGHTS_FILE);
     std::fs::remove_file(&weights).unwrap();
     std::fs::create_dir(&weights).unwrap();
@@ -209,7 +209,7 @@ fn a_weights_file_that_is_a_directory_is_named_as_such() {
 #[test]
 fn oversized_files_are_refused_before_reading() {
     let tmp = tempfile::tempdir().unwrap();
-    saved(tmp.path(), Architecture::Lenet5);
+    saved(tmp.path(), Architecture::LENET5);
     // Sparse files: no disk space or memory is needed to make them, and the
     // size check must refuse them without reading.
     let weights = std::fs::OpenOptions::new()

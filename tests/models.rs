@@ -16,12 +16,12 @@ fn images(arch: Architecture, batch: usize, device: &burn::tensor::Device) -> Te
 #[test]
 fn output_shapes_are_batch_by_classes() {
     let device = cpu();
-    for arch in Architecture::ALL {
+    for arch in Architecture::all() {
         let net = Network::new(arch, &device, 0);
         for batch in [1, 3] {
             assert_eq!(
                 net.forward(images(arch, batch, &device)).dims(),
-                [batch, 10],
+                [batch, arch.num_classes()],
                 "{arch}"
             );
         }
@@ -31,7 +31,7 @@ fn output_shapes_are_batch_by_classes() {
 #[test]
 fn lenet5_has_the_literature_parameter_count() {
     // conv1 20·1·25+20, conv2 50·20·25+50, fc1 800·500+500, fc2 500·10+10
-    let net = Network::new(Architecture::Lenet5, &cpu(), 1);
+    let net = Network::new(Architecture::LENET5, &cpu(), 1);
     let counts: Vec<(String, usize)> = net
         .param_infos()
         .iter()
@@ -43,7 +43,7 @@ fn lenet5_has_the_literature_parameter_count() {
 
 #[test]
 fn layer_names_are_unique_and_stable() {
-    for arch in Architecture::ALL {
+    for arch in Architecture::all() {
         let net = Network::new(arch, &cpu(), 1);
         let names: Vec<&str> = net.layer_infos().iter().map(|l| l.name.as_str()).collect();
         let mut unique = names.clone();
@@ -57,7 +57,7 @@ fn layer_names_are_unique_and_stable() {
 #[test]
 fn map_params_rewrites_weights_and_keeps_shapes() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let net = Network::new(Architecture::LENET5, &device, 1);
     let before = net.param_infos();
     // Zero every weight (a 0%-density "pruning"): the logits become the
     // propagated biases alone, the same for every input.
@@ -71,7 +71,7 @@ fn map_params_rewrites_weights_and_keeps_shapes() {
     assert_eq!(net.param_infos(), before);
     let w = net.param("conv1.weight").unwrap();
     assert_eq!(w.abs().sum().into_scalar::<f32>(), 0.0);
-    let logits = net.forward(images(Architecture::Lenet5, 4, &device));
+    let logits = net.forward(images(Architecture::LENET5, 4, &device));
     let spread = (logits.clone().max_dim(0) - logits.min_dim(0))
         .abs()
         .max()
@@ -95,8 +95,8 @@ impl LayerHook for Double {
 #[test]
 fn a_hook_after_the_last_layer_changes_the_logits() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
-    let x = images(Architecture::Lenet5, 2, &device);
+    let net = Network::new(Architecture::LENET5, &device, 1);
+    let x = images(Architecture::LENET5, 2, &device);
     let plain = net.forward(x.clone());
     let doubled = net.forward_hooked(x, &Double("fc2"));
     let diff = (doubled - plain * 2.0).abs().max().into_scalar::<f32>();
@@ -106,9 +106,9 @@ fn a_hook_after_the_last_layer_changes_the_logits() {
 #[test]
 fn recorder_sees_named_activations_with_their_shapes() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let net = Network::new(Architecture::LENET5, &device, 1);
     let recorder = ActivationRecorder::only(["conv1", "pool2", "fc1"]);
-    net.forward_hooked(images(Architecture::Lenet5, 3, &device), &recorder);
+    net.forward_hooked(images(Architecture::LENET5, 3, &device), &recorder);
     let shapes: Vec<(String, Vec<usize>)> = recorder
         .take()
         .into_iter()
@@ -140,8 +140,8 @@ impl LayerHook for Clamp {
 #[test]
 fn input_gradients_flow_through_hooks() {
     let device = cpu().autodiff();
-    let net = Network::new(Architecture::Lenet5, &device, 3);
-    let x = images(Architecture::Lenet5, 2, &device).require_grad();
+    let net = Network::new(Architecture::LENET5, &device, 3);
+    let x = images(Architecture::LENET5, 2, &device).require_grad();
     let logits = net.forward_hooked(x.clone(), &Clamp);
     let grads = logits.sum().backward();
     let g = x.grad(&grads).expect("input gradient exists");
@@ -165,8 +165,8 @@ impl LayerHook for ZeroFc2 {
 #[test]
 fn param_hooks_change_the_forward_pass_not_the_weights() {
     let device = cpu();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
-    let logits = net.forward_hooked(images(Architecture::Lenet5, 2, &device), &ZeroFc2);
+    let net = Network::new(Architecture::LENET5, &device, 1);
+    let logits = net.forward_hooked(images(Architecture::LENET5, 2, &device), &ZeroFc2);
     assert_eq!(logits.abs().sum().into_scalar::<f32>(), 0.0);
     let stored = net
         .param("fc2.weight")
@@ -180,7 +180,7 @@ fn param_hooks_change_the_forward_pass_not_the_weights() {
 #[test]
 fn the_seed_alone_fixes_initial_weights_even_across_threads() {
     let weights = |seed| {
-        let net = Network::new(Architecture::Lenet5, &cpu(), seed);
+        let net = Network::new(Architecture::LENET5, &cpu(), seed);
         net.param("conv1.weight").unwrap().into_data()
     };
     let here = weights(42);
@@ -196,7 +196,7 @@ fn the_seed_alone_fixes_initial_weights_even_across_threads() {
 
 #[test]
 fn initial_weights_are_bounded_by_fan_in() {
-    let net = Network::new(Architecture::Lenet5, &cpu(), 7);
+    let net = Network::new(Architecture::LENET5, &cpu(), 7);
     for (info, t) in net.params() {
         let fan_in: usize = match info.layer.as_str() {
             "conv1" => 25,

@@ -23,7 +23,7 @@ pub fn readme_model() -> advcomp_models::Network {
         return checkpoint.network.valid();
     }
     let outcome = advcomp_train::job::train_to_checkpoint(
-        advcomp_models::Architecture::Lenet5,
+        advcomp_models::Architecture::LENET5,
         mnist(),
         advcomp_train::Limits::default(),
         &advcomp_train::TrainConfig::default(),

@@ -25,7 +25,7 @@ fn loss_falls_and_accuracy_beats_chance_on_real_digits() {
     let split = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let out = train_to_checkpoint(
-        advcomp_models::Architecture::Lenet5,
+        advcomp_models::Architecture::LENET5,
         split,
         QUICK,
         &quick_config(2, 5),
@@ -53,7 +53,7 @@ fn same_seed_same_bytes_and_eval_reproduces_metrics() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let c = tempfile::tempdir().unwrap();
-    let arch = advcomp_models::Architecture::Lenet5;
+    let arch = advcomp_models::Architecture::LENET5;
     let limits = Limits {
         train: Some(600),
         test: Some(300),
@@ -99,7 +99,7 @@ fn a_network_for_the_wrong_dataset_is_refused_before_training() {
     let split = mnist();
     let tmp = tempfile::tempdir().unwrap();
     let err = train_to_checkpoint(
-        advcomp_models::Architecture::Cifarnet,
+        advcomp_models::Architecture::CIFARNET,
         split,
         QUICK,
         &quick_config(1, 1),

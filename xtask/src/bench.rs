@@ -104,7 +104,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             ..TrainConfig::default()
         };
         let trainer = Trainer::new(config).map_err(|e| e.to_string())?;
-        let network = Network::new(Architecture::Lenet5, &device.clone().autodiff(), 1);
+        let network = Network::new(Architecture::LENET5, &device.clone().autodiff(), 1);
         let started = Instant::now();
         let (network, _) = trainer
             .fit(network, &train, &device, &mut (), &mut ())

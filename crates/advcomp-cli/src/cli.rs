@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use advcomp_models::{Architecture, UnknownArchitecture};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Study how adversarial samples transfer between a neural network and its
@@ -178,10 +179,14 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Architecture to train.
-    #[arg(long, value_enum)]
-    pub model: ModelArg,
-    /// Dataset (default: mnist for lenet5, cifar10 for cifarnet).
+    /// List the registered architectures (plugins included) and the training parameters.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
+    /// Architecture to train: lenet5, cifarnet, cifarnet-tf or a plugin's
+    /// (`advcomp train --list`).
+    #[arg(long, value_parser = parse_architecture, required_unless_present = "list")]
+    pub model: Option<Architecture>,
+    /// Dataset (default: the architecture's own, `advcomp train --list`).
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetArg>,
     /// Passes over the training set.
@@ -191,8 +196,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub seed: u64,
     /// Output checkpoint directory (created; existing files are replaced atomically).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "list")]
+    pub out: Option<PathBuf>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
     pub batch_size: usize,
@@ -511,14 +516,9 @@ pub enum DataCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModelArg {
-    /// LeNet-5 (MNIST, 1×28×28).
-    Lenet5,
-    /// CifarNet as in Mayo: eight 3×3 convolutions with batch norm (CIFAR-10, 3×32×32).
-    Cifarnet,
-    /// The TF-tutorial CifarNet Mayo used before 2017-12 (CIFAR-10, 3×32×32).
-    CifarnetTf,
+/// `--model`: a registered architecture by name (the error lists them).
+fn parse_architecture(name: &str) -> Result<Architecture, UnknownArchitecture> {
+    name.parse()
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

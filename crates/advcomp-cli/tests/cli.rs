@@ -120,10 +120,47 @@ fn bad_input_is_a_clear_error_never_a_panic() {
         ],
         &["/nonexistent/mnist"],
     );
-    // Unknown model: clap lists the possible values.
+    // Unknown model: the registry's names are listed.
     fails_with(
         &["train", "--model", "resnet", "--out", t],
-        &["lenet5", "cifarnet", "cifarnet-tf"],
+        &[
+            "unknown model `resnet`",
+            "known models: cifarnet, cifarnet-tf, lenet5",
+        ],
+    );
+}
+
+/// `train --list` comes from the architecture registry: every architecture
+/// with its input, classes and data set, then the training parameters as
+/// `TrainConfig` declares them.
+#[test]
+fn train_list_shows_every_registered_architecture_and_the_training_parameters() {
+    let o = advcomp(&["train", "--list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "lenet5 — ",
+        "[1x28x28, 10 classes, trained on mnist]",
+        "cifarnet — ",
+        "cifarnet-tf — ",
+        "[3x32x32, 10 classes, trained on cifar10]",
+        "training parameters",
+        "weight_decay",
+    ] {
+        assert!(out.contains(needle), "{needle:?} in:\n{out}");
+    }
+    // The name is the canonical one whatever the spelling asked for.
+    fails_with(
+        &[
+            "train",
+            "--model",
+            "CifarNet_TF",
+            "--out",
+            "/nonexistent/out",
+            "--epochs",
+            "0",
+        ],
+        &["epochs must be at least 1"],
     );
 }
 
@@ -348,7 +385,7 @@ fn attack_names_and_params_are_checked_with_suggestions() {
 fn untrained_checkpoint(dir: &Path) {
     use advcomp_models::{Architecture, Network, Sidecar, checkpoint};
     let device = advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let net = Network::new(Architecture::LENET5, &device, 1);
     let mut sidecar = Sidecar::new(&net, 1);
     sidecar.data = serde_json::json!({ "dataset": "mnist" });
     checkpoint::save(&net, &sidecar, dir).unwrap();
@@ -436,7 +473,7 @@ fn a_keyed_checkpoint_is_refused_by_compress_with_the_key_id_named() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("keyed");
     let device = advcomp_backend::device(advcomp_backend::BackendKind::Cpu).unwrap();
-    let net = Network::new(Architecture::Lenet5, &device, 1);
+    let net = Network::new(Architecture::LENET5, &device, 1);
     let mut sidecar = Sidecar::new(&net, 1);
     sidecar.data = serde_json::json!({ "dataset": "mnist" });
     sidecar.extra.insert(

@@ -1,295 +1,219 @@
-//! The architectures of the study and their layer lists.
+//! Architectures by name, open to other crates.
+//!
+//! Every architecture submits one [`Registration`] with
+//! [`inventory::submit!`](crate::inventory::submit): the study's three in
+//! this module's children ([`lenet5`], [`cifarnet`], [`cifarnet_tf`]), a
+//! plugin crate's in its own. An [`Architecture`] is a handle to one
+//! registration: what `.scn` files, the command line and checkpoints name
+//! by [`Architecture::name`], and what [`Network::new`](crate::Network::new)
+//! builds. Nothing outside the registration matches on which one it is.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-use burn::nn::conv::Conv2dConfig;
-use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{Initializer, LinearConfig, PaddingConfig2d};
 use burn::tensor::Device;
 
-use crate::layer::{BatchNorm, Dropout, Flatten, GlobalAvgPool, Layer, Normalize, Standardize};
+use crate::layer::Layer;
 
-/// Layers are built with zero weights and filled from the network's seed.
-const ZERO: Initializer = Initializer::Zeros;
+pub mod cifarnet;
+pub mod cifarnet_tf;
+pub mod lenet5;
 
-/// Mayo's batch-norm decay (`running ← 0.9997·running + 0.0003·batch`).
-pub const BATCH_NORM_DECAY: f64 = 0.9997;
-/// Mayo's batch-norm `ε`.
-pub const BATCH_NORM_EPSILON: f64 = 0.001;
-/// Mayo's dropout probability (keep probability 0.5).
-pub const DROPOUT: f64 = 0.5;
-
-/// A network architecture by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Architecture {
-    /// LeNet-5 as in the pruning literature (Han et al. 2015, Guo et al. 2016):
-    /// conv 20@5×5 → max-pool 2 → conv 50@5×5 → max-pool 2 → fc 500 → fc 10,
-    /// for 1×28×28 inputs. 431,080 parameters. Mayo's dropout (0.5) before
-    /// fc1 is left out: it cost accuracy on the bundled data (98.05 % against
-    /// 98.20 % in the README's training, see `docs/architecture.md`).
-    Lenet5,
-    /// CifarNet as in Mayo (`models/cifarnet.yaml` since 2017-12), the
-    /// network of Zhao et al.: per-image standardisation; eight 3×3
-    /// convolutions, each followed by batch norm (decay 0.9997, ε 0.001) and
-    /// ReLU — conv0 64 (valid) → conv1 64 → conv2 128 stride 2 → conv3 128 →
-    /// dropout 0.5 → conv4 128 → conv5 192 stride 2 → conv6 192 → dropout
-    /// 0.5 → conv7 192 — then global average pooling and a 1×1 convolution to
-    /// the 10 logits, for 3×32×32 inputs. The convolutions before a batch
-    /// norm have no bias (β is their bias), as in TF-slim.
-    Cifarnet,
-    /// The earlier CifarNet of the TensorFlow CIFAR-10 tutorial (TF-slim's
-    /// `cifarnet`), which Mayo used until it replaced it in 2017-12, nine
-    /// months before the paper: conv 64@5×5 → max-pool 3/2 → conv 64@5×5 →
-    /// max-pool 3/2 → fc 384 → fc 192 → fc 10 (without the tutorial's local
-    /// response normalisation), for 3×32×32 inputs. Checkpoints of format
-    /// version 1 named it `cifarnet`.
-    #[serde(rename = "cifarnet-tf")]
-    CifarnetTf,
+/// How an architecture is found and built. Submit one per architecture
+/// with [`inventory::submit!`](crate::inventory::submit).
+#[derive(Debug)]
+pub struct Registration {
+    /// The canonical name, lower case: what `.scn` files, `advcomp train
+    /// --model` and checkpoints write (`"lenet5"`).
+    pub name: &'static str,
+    /// One line: what the network is.
+    pub summary: &'static str,
+    /// Where the network comes from.
+    pub paper: &'static str,
+    /// The data set it is trained on unless told otherwise (`"mnist"`,
+    /// `"cifar10"`), as `advcomp data` names it.
+    pub dataset: &'static str,
+    /// Input shape `[channels, height, width]` of `[0,1]` pixels.
+    pub input_shape: [usize; 3],
+    /// Number of output classes (logits).
+    pub num_classes: usize,
+    /// Which definition of the network the name stands for, part of the
+    /// cache key of every model trained from it. Bump it whenever the layer
+    /// list changes, so a model trained under the old definition is never
+    /// reused (`cifarnet` is 2: the name meant the TF-tutorial network,
+    /// now `cifarnet-tf`, until it became Mayo's).
+    pub version: u32,
+    /// The named layers on a device, with any weights (they are replaced:
+    /// [`Network::new`](crate::Network::new) fills every parameter from its
+    /// seed). The first layer takes `[0,1]` pixels, so it normalises:
+    /// attacks see pixels and their ε means what the papers mean.
+    pub layers: fn(&Device) -> Vec<(String, Layer)>,
 }
 
-/// The name given is not an architecture.
+inventory::collect!(Registration);
+
+/// Every registered architecture (plugins included), sorted by name.
+pub fn registrations() -> Vec<&'static Registration> {
+    let mut all: Vec<&'static Registration> = inventory::iter::<Registration>().collect();
+    all.sort_by_key(|r| r.name);
+    all
+}
+
+/// Names claimed by more than one registration, as [`Architecture::find`]
+/// compares them (case, `-` and `_` ignored): empty when every name finds
+/// one architecture.
+pub fn duplicates() -> Vec<String> {
+    let mut claimed: Vec<String> = registrations().iter().map(|r| canonical(r.name)).collect();
+    claimed.sort_unstable();
+    let mut twice: Vec<String> = claimed
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0].clone())
+        .collect();
+    twice.dedup();
+    twice
+}
+
+/// A name as lookups compare it.
+fn canonical(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['-', '_'], "")
+}
+
+impl Registration {
+    /// What is wrong with this registration's declaration, empty if
+    /// nothing: a lower-case name, a summary, a paper and a data set, a
+    /// non-empty input and at least two classes. Whether the layers fit
+    /// the declared shapes needs a device: the registry's tests build every
+    /// registered network and run it.
+    pub fn declaration_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.name.is_empty()
+            || self.name != self.name.to_ascii_lowercase()
+            || self.name.contains(char::is_whitespace)
+        {
+            problems.push(format!(
+                "the name `{}` is not one lower-case word",
+                self.name
+            ));
+        }
+        if self.summary.is_empty() || self.paper.is_empty() || self.dataset.is_empty() {
+            problems.push("no summary, paper or data set".into());
+        }
+        if self.input_shape.contains(&0) {
+            problems.push(format!("the input shape {:?} is empty", self.input_shape));
+        }
+        if self.num_classes < 2 {
+            problems.push(format!(
+                "{} classes: a classifier needs two",
+                self.num_classes
+            ));
+        }
+        if self.version == 0 {
+            problems.push("versions start at 1".into());
+        }
+        problems
+    }
+}
+
+/// A network architecture: a handle to its [`Registration`], compared,
+/// hashed and serialised by name.
+#[derive(Clone, Copy)]
+pub struct Architecture(&'static Registration);
+
+/// The name given is not a registered architecture.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown model `{0}`; known models: lenet5, cifarnet, cifarnet-tf")]
+#[error("unknown model `{0}`; known models: {known}", known = known_names())]
 pub struct UnknownArchitecture(pub String);
 
+fn known_names() -> String {
+    registrations()
+        .iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Architecture {
-    /// Every architecture.
-    pub const ALL: [Architecture; 3] = [
-        Architecture::Lenet5,
-        Architecture::Cifarnet,
-        Architecture::CifarnetTf,
-    ];
+    /// LeNet-5 ([`lenet5`]).
+    pub const LENET5: Architecture = Architecture(&lenet5::REGISTRATION);
+    /// Mayo's CifarNet ([`cifarnet`]).
+    pub const CIFARNET: Architecture = Architecture(&cifarnet::REGISTRATION);
+    /// The TF-tutorial CifarNet ([`cifarnet_tf`]).
+    pub const CIFARNET_TF: Architecture = Architecture(&cifarnet_tf::REGISTRATION);
+
+    /// Every registered architecture (plugins included), sorted by name.
+    pub fn all() -> Vec<Architecture> {
+        registrations().into_iter().map(Architecture).collect()
+    }
+
+    /// The registered architecture `name` names. Case, `-` and `_` do not
+    /// matter (`CifarNet_TF` is `cifarnet-tf`).
+    pub fn find(name: &str) -> Result<Architecture, UnknownArchitecture> {
+        let wanted = canonical(name);
+        registrations()
+            .into_iter()
+            .find(|r| canonical(r.name) == wanted)
+            .map(Architecture)
+            .ok_or_else(|| UnknownArchitecture(name.to_string()))
+    }
+
+    /// Its registration.
+    pub fn registration(self) -> &'static Registration {
+        self.0
+    }
 
     /// The name used on the command line, in `.scn` files and in checkpoints.
     pub fn name(self) -> &'static str {
-        match self {
-            Architecture::Lenet5 => "lenet5",
-            Architecture::Cifarnet => "cifarnet",
-            Architecture::CifarnetTf => "cifarnet-tf",
-        }
+        self.0.name
     }
 
-    /// Which definition of the network a name stands for: 2 for `cifarnet`,
-    /// whose name meant the TF-tutorial network (now `cifarnet-tf`) before
-    /// it became Mayo's; 1 for the others. Cache keys of trained models
-    /// include it, so a model trained under the old meaning is never reused.
+    /// Which definition of the network the name stands for
+    /// ([`Registration::version`]).
     pub fn revision(self) -> u32 {
-        match self {
-            Architecture::Cifarnet => 2,
-            Architecture::Lenet5 | Architecture::CifarnetTf => 1,
-        }
-    }
-
-    /// Whether the network has batch-norm layers (to fold before
-    /// compression, see [`Network::fold_batch_norm`](crate::Network::fold_batch_norm)).
-    pub fn has_batch_norm(self) -> bool {
-        self == Architecture::Cifarnet
+        self.0.version
     }
 
     /// Input shape `[channels, height, width]`.
     pub fn input_shape(self) -> [usize; 3] {
-        match self {
-            Architecture::Lenet5 => [1, 28, 28],
-            Architecture::Cifarnet | Architecture::CifarnetTf => [3, 32, 32],
-        }
+        self.0.input_shape
     }
 
     /// Number of output classes.
     pub fn num_classes(self) -> usize {
-        10
+        self.0.num_classes
     }
 
-    /// Per-channel mean and standard deviation of the training pixels.
-    ///
-    /// Normalisation is the model's first layer, so attacks see `[0,1]` pixels
-    /// and their ε means what the papers mean. Mayo's CifarNet instead
-    /// standardises each image by its own statistics (its first layer is a
-    /// [`Layer::Standardize`]); these are the CIFAR-10 statistics all the same.
-    pub fn normalization(self) -> (Vec<f32>, Vec<f32>) {
-        match self {
-            Architecture::Lenet5 => (vec![0.1307], vec![0.3081]),
-            Architecture::Cifarnet | Architecture::CifarnetTf => {
-                (vec![0.4914, 0.4822, 0.4465], vec![0.2470, 0.2435, 0.2616])
-            }
-        }
+    /// The data set it is trained on unless told otherwise.
+    pub fn dataset(self) -> &'static str {
+        self.0.dataset
     }
 
-    /// The named layers on `device`, with zero weights: [`Network::new`](crate::Network::new)
-    /// fills them from its seed.
-    ///
-    /// The pruning literature's Caffe LeNet-5 has a ReLU only after fc1; we also
-    /// put one after each convolution, as modern re-implementations do: it trains
-    /// faster and gives the activation-based defences non-negative activations.
+    /// The named layers on `device`, with zero weights:
+    /// [`Network::new`](crate::Network::new) fills them from its seed.
     pub fn layers(self, device: &Device) -> Vec<(String, Layer)> {
-        let (mean, std) = self.normalization();
-        let mut layers: Vec<(&str, Layer)> =
-            vec![("normalize", Layer::Normalize(Normalize { mean, std }))];
-        match self {
-            Architecture::Lenet5 => {
-                let pool =
-                    || Layer::MaxPool(MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init());
-                layers.extend([
-                    (
-                        "conv1",
-                        Layer::Conv(
-                            Conv2dConfig::new([1, 20], [5, 5])
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                    ("relu1", Layer::relu()),
-                    ("pool1", pool()),
-                    (
-                        "conv2",
-                        Layer::Conv(
-                            Conv2dConfig::new([20, 50], [5, 5])
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                    ("relu2", Layer::relu()),
-                    ("pool2", pool()),
-                    ("flatten", Layer::Flatten(Flatten {})),
-                    (
-                        "fc1",
-                        Layer::Linear(
-                            LinearConfig::new(50 * 4 * 4, 500)
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                    ("relu3", Layer::relu()),
-                    (
-                        "fc2",
-                        Layer::Linear(
-                            LinearConfig::new(500, 10)
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                ]);
-            }
-            // Starts with its own first layer (per-image standardisation).
-            Architecture::Cifarnet => return mayo_cifarnet(device),
-            Architecture::CifarnetTf => {
-                let pool = || {
-                    Layer::MaxPool(
-                        MaxPool2dConfig::new([3, 3])
-                            .with_strides([2, 2])
-                            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                            .init(),
-                    )
-                };
-                let conv = |cin| {
-                    Layer::Conv(
-                        Conv2dConfig::new([cin, 64], [5, 5])
-                            .with_padding(PaddingConfig2d::Same)
-                            .with_initializer(ZERO)
-                            .init(device),
-                    )
-                };
-                layers.extend([
-                    ("conv1", conv(3)),
-                    ("relu1", Layer::relu()),
-                    ("pool1", pool()),
-                    ("conv2", conv(64)),
-                    ("relu2", Layer::relu()),
-                    ("pool2", pool()),
-                    ("flatten", Layer::Flatten(Flatten {})),
-                    (
-                        "fc1",
-                        Layer::Linear(
-                            LinearConfig::new(64 * 8 * 8, 384)
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                    ("relu3", Layer::relu()),
-                    (
-                        "fc2",
-                        Layer::Linear(
-                            LinearConfig::new(384, 192)
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                    ("relu4", Layer::relu()),
-                    (
-                        "fc3",
-                        Layer::Linear(
-                            LinearConfig::new(192, 10)
-                                .with_initializer(ZERO)
-                                .init(device),
-                        ),
-                    ),
-                ]);
-            }
-        }
-        layers
-            .into_iter()
-            .map(|(n, l)| (n.to_string(), l))
-            .collect()
+        (self.0.layers)(device)
     }
 }
 
-/// Mayo's CifarNet's layers (see [`Architecture::Cifarnet`]).
-///
-/// TF's `SAME` padding puts the odd pixel of a stride-2 convolution at the
-/// bottom and right: conv2 (30×30 → 15×15) pads 0 above and left, 1 below
-/// and right; conv5 (15×15 → 8×8) pads 1 on every side.
-fn mayo_cifarnet(device: &Device) -> Vec<(String, Layer)> {
-    let mut layers = vec![("normalize".to_string(), Layer::Standardize(Standardize {}))];
-    // (output channels, stride, padding (top, left, bottom, right), dropout after)
-    let convs: [(usize, usize, [usize; 4], bool); 8] = [
-        (64, 1, [0, 0, 0, 0], false),
-        (64, 1, [1, 1, 1, 1], false),
-        (128, 2, [0, 0, 1, 1], false),
-        (128, 1, [1, 1, 1, 1], true),
-        (128, 1, [1, 1, 1, 1], false),
-        (192, 2, [1, 1, 1, 1], false),
-        (192, 1, [1, 1, 1, 1], true),
-        (192, 1, [1, 1, 1, 1], false),
-    ];
-    let mut cin = 3;
-    for (i, (cout, stride, [t, l, b, r], dropout)) in convs.into_iter().enumerate() {
-        let conv = Conv2dConfig::new([cin, cout], [3, 3])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(t, l, b, r))
-            .with_bias(false)
-            .with_initializer(ZERO)
-            .init(device);
-        layers.push((format!("conv{i}"), Layer::Conv(conv)));
-        layers.push((
-            format!("bn{i}"),
-            Layer::BatchNorm(BatchNorm::new(
-                cout,
-                BATCH_NORM_DECAY,
-                BATCH_NORM_EPSILON,
-                device,
-            )),
-        ));
-        layers.push((format!("relu{i}"), Layer::relu()));
-        if dropout {
-            layers.push((
-                format!("dropout{i}"),
-                Layer::Dropout(Dropout { prob: DROPOUT }),
-            ));
-        }
-        cin = cout;
+impl PartialEq for Architecture {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
     }
-    layers.push(("pool".to_string(), Layer::AvgPool(GlobalAvgPool {})));
-    layers.push((
-        "logits".to_string(),
-        Layer::Conv(
-            Conv2dConfig::new([cin, 10], [1, 1])
-                .with_initializer(ZERO)
-                .init(device),
-        ),
-    ));
-    layers.push(("flatten".to_string(), Layer::Flatten(Flatten {})));
-    layers
+}
+
+impl Eq for Architecture {}
+
+impl Hash for Architecture {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl fmt::Debug for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Architecture").field(&self.name()).finish()
+    }
 }
 
 impl fmt::Display for Architecture {
@@ -302,11 +226,32 @@ impl FromStr for Architecture {
     type Err = UnknownArchitecture;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let canonical = |s: &str| s.to_ascii_lowercase().replace(['-', '_'], "");
-        let wanted = canonical(s);
-        Self::ALL
-            .into_iter()
-            .find(|a| canonical(a.name()) == wanted)
-            .ok_or_else(|| UnknownArchitecture(s.to_string()))
+        Architecture::find(s)
     }
 }
+
+impl serde::Serialize for Architecture {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Architecture {
+    /// By exact canonical name: a checkpoint records the name it was
+    /// written with, so a near miss is an unknown architecture.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        registrations()
+            .into_iter()
+            .find(|r| r.name == name)
+            .map(Architecture)
+            .ok_or_else(|| serde::de::Error::custom(UnknownArchitecture(name)))
+    }
+}
+
+inventory::submit!(lenet5::REGISTRATION);
+inventory::submit!(cifarnet::REGISTRATION);
+inventory::submit!(cifarnet_tf::REGISTRATION);
+
+#[cfg(test)]
+mod tests;

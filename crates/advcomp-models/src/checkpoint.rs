@@ -462,9 +462,9 @@ pub fn read_sidecar(dir: &Path) -> Result<Sidecar, CheckpointError> {
     }
     let mut sidecar: Sidecar = serde_json::from_value(value)
         .map_err(|source| CheckpointError::BadSidecar { path, source })?;
-    if sidecar.format_version == 1 && sidecar.architecture == Architecture::Cifarnet {
+    if sidecar.format_version == 1 && sidecar.architecture == Architecture::CIFARNET {
         // Before version 2, `cifarnet` was the TF-tutorial network.
-        sidecar.architecture = Architecture::CifarnetTf;
+        sidecar.architecture = Architecture::CIFARNET_TF;
     }
     Ok(sidecar)
 }
@@ -502,7 +502,7 @@ mod tests {
     fn trained_cifarnet() -> Network {
         use burn::tensor::{Distribution, Tensor};
         let device = cpu().autodiff();
-        let mut net = Network::new(Architecture::Cifarnet, &device, 1);
+        let mut net = Network::new(Architecture::CIFARNET, &device, 1);
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
         let _ = net.forward_train(x, &crate::NoHook, 0);
         net.valid()
@@ -535,7 +535,7 @@ mod tests {
     #[test]
     fn a_version_1_cifarnet_is_the_tf_network() {
         let tmp = tempfile::tempdir().unwrap();
-        let net = Network::new(Architecture::CifarnetTf, &cpu(), 1);
+        let net = Network::new(Architecture::CIFARNET_TF, &cpu(), 1);
         let written = save(&net, &Sidecar::new(&net, 1), tmp.path()).unwrap();
         // As advcomp wrote it before format 2.
         let mut old = serde_json::to_value(&written).unwrap();
@@ -544,8 +544,8 @@ mod tests {
         let path = tmp.path().join(SIDECAR_FILE);
         std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
         let loaded = Checkpoint::load(tmp.path(), &cpu()).unwrap();
-        assert_eq!(loaded.sidecar.architecture, Architecture::CifarnetTf);
-        assert_eq!(loaded.network.architecture(), Architecture::CifarnetTf);
+        assert_eq!(loaded.sidecar.architecture, Architecture::CIFARNET_TF);
+        assert_eq!(loaded.network.architecture(), Architecture::CIFARNET_TF);
     }
 
     #[test]

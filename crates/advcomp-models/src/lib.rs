@@ -1,4 +1,5 @@
-//! The networks advcomp studies, as open layer lists.
+//! The networks advcomp studies, as open layer lists, registered by name
+//! ([`architecture`]: the study's three and any plugin's).
 //!
 //! Compressors, attacks and defences all need to reach inside a model without
 //! the models crate knowing about them. So a [`Network`] is a named list of
@@ -25,6 +26,11 @@ mod init;
 pub mod layer;
 pub mod network;
 pub mod params;
+
+/// The registries' `inventory`, so a plugin crate can call
+/// `advcomp_models::inventory::submit!` without depending on `inventory`
+/// itself.
+pub use inventory;
 
 pub use activation::Activation;
 pub use architecture::{Architecture, UnknownArchitecture};

@@ -24,6 +24,9 @@ pub struct Network {
     infos: Vec<LayerInfo>,
     #[module(skip)]
     architecture: Architecture,
+    /// Whether [`Network::fold_batch_norm`] removed batch norms.
+    #[module(skip)]
+    batch_norm_folded: bool,
 }
 
 impl Network {
@@ -54,6 +57,7 @@ impl Network {
             layers,
             infos,
             architecture,
+            batch_norm_folded: false,
         }
     }
 
@@ -190,7 +194,9 @@ impl Network {
             layers: old_layers,
             infos: old_infos,
             architecture,
+            batch_norm_folded,
         } = self;
+        let had_batch_norm = old_infos.iter().any(|i| i.kind == LayerKind::BatchNorm);
         let mut layers: Vec<Layer> = Vec::with_capacity(old_layers.len());
         let mut infos: Vec<LayerInfo> = Vec::with_capacity(old_infos.len());
         for (info, layer) in old_infos.into_iter().zip(old_layers) {
@@ -217,6 +223,7 @@ impl Network {
             layers,
             infos,
             architecture,
+            batch_norm_folded: batch_norm_folded || had_batch_norm,
         }
     }
 
@@ -224,8 +231,7 @@ impl Network {
     /// ([`Network::fold_batch_norm`]); false for an architecture without
     /// batch norm.
     pub fn batch_norm_folded(&self) -> bool {
-        self.architecture.has_batch_norm()
-            && !self.infos.iter().any(|i| i.kind == LayerKind::BatchNorm)
+        self.batch_norm_folded
     }
 
     /// Every parameter's description, in forward order (weight before bias).
@@ -498,7 +504,8 @@ mod tests {
         randomise_batch_norms(Network {
             layers,
             infos,
-            architecture: Architecture::Cifarnet,
+            architecture: Architecture::CIFARNET,
+            batch_norm_folded: false,
         })
     }
 
@@ -543,7 +550,7 @@ mod tests {
     #[test]
     fn folding_cifarnet_keeps_the_logits() {
         let device = cpu();
-        let net = randomise_batch_norms(Network::new(Architecture::Cifarnet, &device, 3));
+        let net = randomise_batch_norms(Network::new(Architecture::CIFARNET, &device, 3));
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
         let unfolded = net.forward(x.clone());
         let folded = net.fold_batch_norm().forward(x);
@@ -558,7 +565,7 @@ mod tests {
     #[test]
     fn cifarnet_trains_and_differentiates_with_the_right_shapes() {
         let device = cpu().autodiff();
-        let mut net = Network::new(Architecture::Cifarnet, &device, 5);
+        let mut net = Network::new(Architecture::CIFARNET, &device, 5);
         let x = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device);
         let before = net.valid().forward(x.clone().without_autodiff());
         let logits = net.forward_train(x.clone(), &NoHook, 11);
@@ -631,7 +638,7 @@ mod tests {
     #[test]
     fn input_gradients_flow_through_eval_mode_batch_norm() {
         let device = cpu();
-        let net = randomise_batch_norms(Network::new(Architecture::Cifarnet, &device, 2));
+        let net = randomise_batch_norms(Network::new(Architecture::CIFARNET, &device, 2));
         let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(0.0, 1.0), &device)
             .autodiff()
             .require_grad();

@@ -40,9 +40,10 @@ mod tests {
     /// What linking brings in: every registry entry a plugin adds is found
     /// (the attack registry lists the Square plugin's attack, the compressor
     /// registry the low-bit plugin's quantisers, the defence registry
-    /// feature squeezing), every linked
-    /// registration, plugins included, declares exactly its parameters, and
-    /// no name is claimed twice.
+    /// feature squeezing), every linked registration of the four kinds
+    /// (architectures too), plugins included, is declared well (attacks,
+    /// compressors and defences declare exactly their parameters), and no
+    /// name is claimed twice.
     #[test]
     fn the_plugins_registrations_are_present_and_well_declared() {
         let all = advcomp_attack::registrations();
@@ -77,6 +78,15 @@ mod tests {
             advcomp_defence::registry::duplicates().is_empty(),
             "{:?}",
             advcomp_defence::registry::duplicates()
+        );
+        for r in advcomp_models::architecture::registrations() {
+            let problems = r.declaration_problems();
+            assert!(problems.is_empty(), "{}: {problems:?}", r.name);
+        }
+        assert!(
+            advcomp_models::architecture::duplicates().is_empty(),
+            "{:?}",
+            advcomp_models::architecture::duplicates()
         );
     }
 }

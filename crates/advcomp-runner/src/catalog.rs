@@ -21,34 +21,47 @@ impl Registries {
     /// Every component of every kind with its declared parameters: what
     /// `cargo xtask catalog` writes to `crates/advcomp-scenario/catalog.json`.
     pub fn snapshot() -> CatalogSnapshot {
-        let component = |kind, name: &str, params: &[advcomp_attack::Param]| Component {
-            kind,
-            name: name.to_string(),
-            aliases: Vec::new(),
-            params: params.to_vec(),
-            targeted: false,
-            forwards_to_attack: false,
-        };
+        let component =
+            |kind, name: &str, summary: &str, params: &[advcomp_attack::Param]| Component {
+                kind,
+                name: name.to_string(),
+                summary: summary.to_string(),
+                aliases: Vec::new(),
+                params: params.to_vec(),
+                targeted: false,
+                forwards_to_attack: false,
+            };
         let mut components = Vec::new();
-        for arch in Architecture::ALL {
+        for arch in Architecture::all() {
             components.push(component(
                 Kind::Architecture,
                 arch.name(),
+                arch.registration().summary,
                 TrainConfig::PARAMS,
             ));
         }
         for r in advcomp_attack::registrations() {
-            let mut c = component(Kind::Attack, r.name, r.params);
+            let mut c = component(Kind::Attack, r.name, r.summary, r.params);
             c.aliases = r.aliases.iter().map(|a| a.to_string()).collect();
             c.targeted = r.targeted;
             components.push(c);
         }
         for r in advcomp_compress::registry::registrations() {
-            components.push(component(scenario_kind(r.kind), r.name, r.params));
+            components.push(component(
+                scenario_kind(r.kind),
+                r.name,
+                r.summary,
+                r.params,
+            ));
         }
-        components.push(component(Kind::Finetune, "finetune", FINETUNE_PARAMS));
+        components.push(component(
+            Kind::Finetune,
+            "finetune",
+            "retrains a compressed model under its masks and grids",
+            FINETUNE_PARAMS,
+        ));
         for r in advcomp_defence::registry::registrations() {
-            let mut c = component(Kind::Defence, r.name, &r.params());
+            let mut c = component(Kind::Defence, r.name, r.summary, &r.params());
             c.aliases = r.aliases.iter().map(|a| a.to_string()).collect();
             c.forwards_to_attack = r.forwards_to_attack;
             components.push(c);
@@ -73,7 +86,7 @@ impl Registries {
 impl Catalog for Registries {
     fn names(&self, kind: Kind) -> Vec<String> {
         let list: Vec<String> = match kind {
-            Kind::Architecture => Architecture::ALL
+            Kind::Architecture => Architecture::all()
                 .iter()
                 .map(|a| a.name().to_string())
                 .collect(),

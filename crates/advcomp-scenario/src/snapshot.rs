@@ -39,6 +39,9 @@ pub struct Component {
     pub kind: Kind,
     /// Its canonical name.
     pub name: String,
+    /// One line: what it is (its registration's summary).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
     /// Other names that find it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
@@ -95,6 +98,16 @@ impl CatalogSnapshot {
             out.push_str(&format!("\n## {title}\n"));
             for c in self.components.iter().filter(|c| c.kind == kind) {
                 out.push_str(&format!("\n### `{}`\n\n", c.name));
+                if let Some(first) = c.summary.chars().next() {
+                    // Registries write summaries as lines of a listing;
+                    // here each is a sentence.
+                    let rest = &c.summary[first.len_utf8()..];
+                    out.push_str(&format!(
+                        "{}{}.\n\n",
+                        first.to_uppercase(),
+                        rest.trim_end_matches('.')
+                    ));
+                }
                 let mut notes = Vec::new();
                 if !c.aliases.is_empty() {
                     let quoted: Vec<String> = c.aliases.iter().map(|a| format!("`{a}`")).collect();

@@ -131,7 +131,7 @@ pub fn lenet_seeded(seed: u64) -> Network {
     let config = quick_config(seed);
     let dir = store().join(format!("lenet5-seed{seed}-{}", model_key(&config)));
     let device = cpu();
-    if let Ok(checkpoint) = Checkpoint::load_as(&dir, Architecture::Lenet5, &device) {
+    if let Ok(checkpoint) = Checkpoint::load_as(&dir, Architecture::LENET5, &device) {
         return checkpoint.network.valid();
     }
     let started = std::time::Instant::now();
@@ -153,7 +153,7 @@ pub fn lenet_seeded(seed: u64) -> Network {
 fn train_quick(config: &TrainConfig) -> Network {
     let device = cpu();
     let net = Network::new(
-        Architecture::Lenet5,
+        Architecture::LENET5,
         &device.clone().autodiff(),
         config.seed,
     );

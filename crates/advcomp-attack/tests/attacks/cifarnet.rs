@@ -14,7 +14,7 @@ use crate::support::*;
 #[test]
 fn fgsm_on_a_cifarnet_moves_every_pixel_within_its_epsilon_ball() {
     let device = cpu();
-    let model = Network::new(Architecture::Cifarnet, &device, 4);
+    let model = Network::new(Architecture::CIFARNET, &device, 4);
     let x = Tensor::<4>::random([3, 3, 32, 32], Distribution::Uniform(0.2, 0.8), &device);
     let y = model.predict(x.clone());
     let y = Tensor::<1, Int>::from_data(y.into_data(), &device);

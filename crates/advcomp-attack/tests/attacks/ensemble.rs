@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// A randomly initialised LeNet-5 (a second, different member).
 fn random_lenet(seed: u64) -> Network {
-    Network::new(Architecture::Lenet5, &cpu(), seed)
+    Network::new(Architecture::LENET5, &cpu(), seed)
 }
 
 #[test]

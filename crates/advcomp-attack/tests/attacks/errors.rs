@@ -65,7 +65,7 @@ fn the_model_may_live_on_the_autodiff_device() {
     // A network straight out of training (autodiff device, training mode)
     // and its inference copy give the same adversarial batch.
     let device = cpu();
-    let trained_mode = Network::new(Architecture::Lenet5, &device.clone().autodiff(), 11);
+    let trained_mode = Network::new(Architecture::LENET5, &device.clone().autodiff(), 11);
     let plain = trained_mode.valid();
     let (x, y) = digits(4, 9);
     let attack = registry::build("ifgsm", &json!({ "steps": 3 })).unwrap();

@@ -178,10 +178,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
         .wrap_err_with(|| path.display().to_string())
 }
 
-/// `NAME=VALUE` pairs into a JSON map; values are JSON when they parse
-/// (`0.1`, `true`, `[1,2]`), strings otherwise. A name given twice is an
-/// error: silently keeping one of the values would run another attack
-/// than the one the command line reads as.
+/// `advcomp attack --list`: every registered attack (plugins included)
+/// with its norm, paper and parameters with their defaults.
 fn list() -> Result<()> {
     for reg in advcomp_attack::registrations() {
         let aliases = if reg.aliases.is_empty() {

@@ -14,7 +14,7 @@ use advcomp_backend::{BackendKind, Device};
 use advcomp_data::{DatasetKind, Split};
 use miette::{IntoDiagnostic, Result, WrapErr};
 
-use crate::cli::{Cli, Command, DatasetArg, ModelArg};
+use crate::cli::{Cli, Command, DatasetArg};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -124,16 +124,6 @@ fn load_split(kind: DatasetKind, explicit: Option<&Path>) -> Result<Split> {
     advcomp_data::load(kind, &dir)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot load {kind} from {}", dir.display()))
-}
-
-impl From<ModelArg> for advcomp_models::Architecture {
-    fn from(m: ModelArg) -> Self {
-        match m {
-            ModelArg::Lenet5 => advcomp_models::Architecture::Lenet5,
-            ModelArg::Cifarnet => advcomp_models::Architecture::Cifarnet,
-            ModelArg::CifarnetTf => advcomp_models::Architecture::CifarnetTf,
-        }
-    }
 }
 
 impl From<DatasetArg> for DatasetKind {

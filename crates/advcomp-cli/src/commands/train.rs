@@ -10,14 +10,23 @@ use crate::out::outln;
 use crate::progress::TrainProgress;
 
 pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
-    let architecture = Architecture::from(args.model);
-    let dataset = args
-        .dataset
-        .map(DatasetKind::from)
-        .unwrap_or(match architecture {
-            Architecture::Lenet5 => DatasetKind::Mnist,
-            Architecture::Cifarnet | Architecture::CifarnetTf => DatasetKind::Cifar10,
-        });
+    if args.list {
+        return list();
+    }
+    // clap enforces these unless --list.
+    let (Some(architecture), Some(out_dir)) = (args.model, args.out.clone()) else {
+        return Err(miette::miette!("--model and --out are required"));
+    };
+    let dataset = match args.dataset {
+        Some(dataset) => DatasetKind::from(dataset),
+        None => architecture.dataset().parse::<DatasetKind>().map_err(|e| {
+            miette::miette!(
+                help = "give --dataset",
+                "{architecture} declares the data set `{}`: {e}",
+                architecture.dataset()
+            )
+        })?,
+    };
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -68,7 +77,7 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
         limits,
         &config,
         &device,
-        &args.out,
+        &out_dir,
         &mut progress,
     )
     .into_diagnostic()?;
@@ -89,8 +98,31 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
             100.0 * m.test_accuracy,
             m.test_correct,
             m.test_total,
-            args.out.display()
+            out_dir.display()
         )?;
+    }
+    Ok(())
+}
+
+/// `advcomp train --list`: every registered architecture, then the training
+/// parameters a `.scn` model block takes (the flags above spell them out).
+fn list() -> Result<()> {
+    for arch in Architecture::all() {
+        let r = arch.registration();
+        let [c, h, w] = r.input_shape;
+        outln!(
+            "{} — {} [{c}x{h}x{w}, {} classes, trained on {}]",
+            r.name,
+            r.summary,
+            r.num_classes,
+            r.dataset
+        )?;
+        outln!("    {}", r.paper)?;
+    }
+    outln!()?;
+    outln!("training parameters (a .scn model block):")?;
+    for p in TrainConfig::PARAMS {
+        outln!("    {:<22} {} ({})", p.name, p.doc, p.ty)?;
     }
     Ok(())
 }

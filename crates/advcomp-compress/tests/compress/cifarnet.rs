@@ -41,7 +41,7 @@ fn padded_digits(n: usize) -> Dataset {
 /// A random CifarNet whose batch norms have non-trivial running statistics.
 fn cifarnet() -> Network {
     let device = cpu();
-    let mut net = Network::new(Architecture::Cifarnet, &device.clone().autodiff(), 9);
+    let mut net = Network::new(Architecture::CIFARNET, &device.clone().autodiff(), 9);
     let data = padded_digits(8);
     let x = advcomp_train::batch::images(&data, &(0..8).collect::<Vec<_>>(), &device.autodiff());
     for seed in 0..3 {

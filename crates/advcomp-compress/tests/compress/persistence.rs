@@ -60,7 +60,7 @@ fn a_loaded_compression_state_is_validated_field_by_field() {
     use advcomp_models::{Architecture, Network, checkpoint};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let net = Network::new(Architecture::Lenet5, &cpu(), 3);
+    let net = Network::new(Architecture::LENET5, &cpu(), 3);
     let good = json!({
         "pruning": { "config": { "method": "magnitude", "density": 0.5 } },
         "quant": {

@@ -94,7 +94,7 @@ proptest! {
     #[test]
     fn any_sidecar_bytes_load_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let dir = tempfile::tempdir().unwrap();
-        let net = Network::new(Architecture::Lenet5, &cpu(), 3);
+        let net = Network::new(Architecture::LENET5, &cpu(), 3);
         checkpoint::save(&net, &Sidecar::new(&net, 3), dir.path()).unwrap();
         std::fs::write(dir.path().join(checkpoint::SIDECAR_FILE), bytes).unwrap();
         if let Ok((model, _)) = CompressedModel::load(dir.path(), &cpu()) {
@@ -105,7 +105,7 @@ proptest! {
     #[test]
     fn one_hostile_field_is_refused_or_harmless(pick in any::<prop::sample::Index>(), value in hostile()) {
         let dir = tempfile::tempdir().unwrap();
-        let net = Network::new(Architecture::Lenet5, &cpu(), 3);
+        let net = Network::new(Architecture::LENET5, &cpu(), 3);
         checkpoint::save(&net, &Sidecar::new(&net, 3), dir.path()).unwrap();
         let mut sidecar = good_sidecar(&net);
         let mut all = Vec::new();

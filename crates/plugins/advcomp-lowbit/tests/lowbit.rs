@@ -79,7 +79,7 @@ fn biases(network: &Network) -> Vec<Vec<f32>> {
 /// are untouched; and projecting again changes nothing beyond rounding.
 #[test]
 fn projected_weights_lie_on_their_sets_and_biases_stay_float() {
-    let random = Network::new(advcomp_models::Architecture::Lenet5, &cpu(), 3);
+    let random = Network::new(advcomp_models::Architecture::LENET5, &cpu(), 3);
     for net in [lenet().clone(), random] {
         for (method, allowed) in [("ternary", 2usize), ("binary", 1)] {
             let p = projection(method, json!({}));
