@@ -469,7 +469,7 @@ fn family_table(f: &Family, r: &Ran) -> Table {
         let density = est(ms
             .iter()
             .filter_map(|m| model(&m.id))
-            .map(|m| m.density)
+            .filter_map(|m| m.axis(advcomp_compress::axis::DENSITY.name))
             .collect());
         let cells = attacks
             .iter()

@@ -350,13 +350,22 @@ transfer base -> low, bin using fgsm
             .find(|m| m["id"] == id)
             .unwrap_or_else(|| panic!("{id} in {models:?}"))
     };
+    // The plugins' axis (their registration declares weight bits) is in
+    // the results like the built-ins' own.
     for id in ["low[threshold=0.7]", "low[threshold=0.5]"] {
-        assert_eq!(model(id)["weight_bits"], 2, "{id}");
-        assert_eq!(model(id)["quantised"], true, "{id}");
+        assert_eq!(model(id)["axes"]["weight_bits"], 2.0, "{id}");
+        assert_eq!(
+            model(id)["varies"],
+            serde_json::json!(["weight_bits"]),
+            "{id}"
+        );
     }
-    assert_eq!(model("bin")["weight_bits"], 1);
-    assert_eq!(model("bin")["pruned"], true);
-    let density = model("bin")["density"].as_f64().unwrap();
+    assert_eq!(model("bin")["axes"]["weight_bits"], 1.0);
+    assert_eq!(
+        model("bin")["varies"],
+        serde_json::json!(["density", "weight_bits"])
+    );
+    let density = model("bin")["axes"]["density"].as_f64().unwrap();
     assert!(
         (density - 0.5).abs() < 0.01,
         "binary keeps the pruned density: {density}"
@@ -408,7 +417,10 @@ transfer base -> guarded, guarded_pruned, pruned_guarded using fgsm
         assert_eq!(m["defence"]["applied_to"], applied_to, "{m}");
         assert!(m["defence"]["false_positive_rate"].is_number(), "{m}");
     }
-    assert_eq!(model("pruned_guarded")["pruned"], true);
+    assert_eq!(
+        model("pruned_guarded")["varies"],
+        serde_json::json!(["density"])
+    );
     for t in results["transfers"].as_array().unwrap() {
         assert!(t["detected"].is_number(), "every target detects: {t}");
     }

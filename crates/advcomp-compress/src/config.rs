@@ -539,6 +539,18 @@ impl Step {
         }
     }
 
+    /// The registration of this step's compressor; `None` for fine-tuning
+    /// (and for a plugin whose crate is no longer linked).
+    pub fn registration(&self) -> Option<&'static registry::Registration> {
+        let name = match self {
+            Step::Prune(c) => c.method.name(),
+            Step::Quantise(c) => c.method.name(),
+            Step::Finetune(_) => return None,
+            Step::Project(p) => p.name(),
+        };
+        registry::find(self.compressor_kind()?, name).ok()
+    }
+
     /// The compressor kind of this step; `None` for fine-tuning.
     pub fn compressor_kind(&self) -> Option<CompressorKind> {
         match self {

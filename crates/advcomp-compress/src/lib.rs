@@ -6,6 +6,8 @@
 //!   plugin crate ([`registry::Registration`], submitted with
 //!   [`inventory`]); a plugin is a [`registry::Projection`] of the weights,
 //!   run by [`projection::ProjectionStep`].
+//! - [`axis`]: what each compressor varies (density, bitwidths, a
+//!   plugin's own), measured on every model for results, reports and plots.
 //! - [`config`]: the steps a user asks for — [`PruneConfig`] (magnitude,
 //!   Dynamic Network Surgery, L1 filter pruning), [`QuantConfig`] (fixed and
 //!   dynamic fixed point, weights and activations), [`FinetuneConfig`] — as
@@ -23,6 +25,7 @@
 //!   format selection from data, the forward hook, training under
 //!   constraints, and the state a model carries.
 
+pub mod axis;
 pub mod calibrate;
 pub mod config;
 pub mod dns;

@@ -22,6 +22,7 @@ use advcomp_models::ParamInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::axis::{ACT_BITS, Axis, DENSITY, WEIGHT_BITS};
 use crate::config::{DNS_PARAMS, PRUNE_PARAMS, QUANT_PARAMS};
 
 pub use advcomp_params::{Param, ParamError, ParamType, nearest};
@@ -139,6 +140,10 @@ pub struct Registration {
     pub paper: &'static str,
     /// Every parameter, in the order to list them.
     pub params: &'static [Param],
+    /// What it varies, as results, reports and plots show it (pruning:
+    /// [`DENSITY`](crate::axis::DENSITY); fixed point: the two bitwidths;
+    /// a plugin may declare its own [`Axis`]).
+    pub axes: &'static [Axis],
     /// The implementation's version, part of the cache key of every step
     /// that uses it. Bump it whenever a change makes the compressor compute
     /// different weights for the same parameters, so cached models made by
@@ -176,6 +181,21 @@ impl Registration {
         }
         if self.name != self.name.to_ascii_lowercase() || self.name.is_empty() {
             problems.push(format!("the name `{}` is not lower case", self.name));
+        }
+        if self.axes.is_empty() {
+            problems.push("declares no axis: reports could not tell its models apart".into());
+        }
+        for a in self.axes {
+            let snake = !a.name.is_empty()
+                && a.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !snake || a.title.is_empty() {
+                problems.push(format!(
+                    "the axis `{}` needs a snake-case name and a title",
+                    a.name
+                ));
+            }
         }
         if let Build::Projection(build) = self.build {
             match build(&Map::new()) {
@@ -306,7 +326,29 @@ pub fn duplicates() -> Vec<String> {
         }
     }
     seen.dedup();
+    let mut axes: Vec<&Axis> = Vec::new();
+    for a in all.iter().flat_map(|r| r.axes) {
+        match axes.iter().find(|b| b.name == a.name) {
+            None => axes.push(a),
+            Some(b) if *b == a => {}
+            Some(_) => seen.push(format!("axis `{}` (declared differently)", a.name)),
+        }
+    }
+    seen.dedup();
     seen
+}
+
+/// Every axis the linked compressors declare, each once (by name), in
+/// registry order: prune kinds' first, then quantise kinds'. What the
+/// report's model table has a column for.
+pub fn axes() -> Vec<Axis> {
+    let mut out: Vec<Axis> = Vec::new();
+    for a in registrations().iter().flat_map(|r| r.axes) {
+        if !out.iter().any(|b| b.name == a.name) {
+            out.push(*a);
+        }
+    }
+    out
 }
 
 inventory::submit! {
@@ -316,6 +358,7 @@ inventory::submit! {
         summary: "fine-grained magnitude pruning, one-shot or on Zhu & Gupta's gradual schedule",
         paper: "Han, Pool, Tran & Dally, Learning both Weights and Connections, NIPS 2015",
         params: PRUNE_PARAMS,
+        axes: &[DENSITY],
         version: 1,
         build: Build::Builtin,
     }
@@ -328,6 +371,7 @@ inventory::submit! {
         summary: "Dynamic Network Surgery: pruning and splicing during fine-tuning",
         paper: "Guo, Yao & Chen, Dynamic Network Surgery for Efficient DNNs, NIPS 2016",
         params: DNS_PARAMS,
+        axes: &[DENSITY],
         version: 1,
         build: Build::Builtin,
     }
@@ -340,6 +384,7 @@ inventory::submit! {
         summary: "structured pruning of whole filters and neurons by L1 norm",
         paper: "Li, Kadav, Durdanovic, Samet & Graf, Pruning Filters for Efficient ConvNets, ICLR 2017",
         params: PRUNE_PARAMS,
+        axes: &[DENSITY],
         version: 1,
         build: Build::Builtin,
     }
@@ -352,6 +397,7 @@ inventory::submit! {
         summary: "fixed point: per layer, the split that covers the observed range, chosen once",
         paper: "Zhao, Shumailov, Mullins & Anderson, To compress or not to compress, SysML 2019 (Mayo)",
         params: QUANT_PARAMS,
+        axes: &[WEIGHT_BITS, ACT_BITS],
         version: 1,
         build: Build::Builtin,
     }
@@ -364,6 +410,7 @@ inventory::submit! {
         summary: "dynamic fixed point: per layer, the finest split within an overflow rate, re-estimated every epoch",
         paper: "Courbariaux, Bengio & David, Training deep neural networks with low precision multiplications, 2014",
         params: QUANT_PARAMS,
+        axes: &[WEIGHT_BITS, ACT_BITS],
         version: 1,
         build: Build::Builtin,
     }

@@ -293,15 +293,17 @@ pub fn lookup(d: &Lookup, results: &Results) -> Option<f64> {
                 Metric::RobustAccuracy => Some(w.accuracy_under_attack),
                 _ => w.l2.mean,
             }),
-        Metric::Accuracy | Metric::Density => {
-            results.models.iter().find(|m| m.id == d.model).map(|m| {
+        Metric::Accuracy | Metric::Density => results
+            .models
+            .iter()
+            .find(|m| m.id == d.model)
+            .and_then(|m| {
                 if d.metric == Metric::Accuracy {
-                    m.accuracy
+                    Some(m.accuracy)
                 } else {
-                    m.density
+                    m.axis(advcomp_compress::axis::DENSITY.name)
                 }
-            })
-        }
+            }),
     }
 }
 

@@ -1,72 +1,65 @@
-//! SVG plots of transfer rate against density and against bitwidth, one
-//! line per attack, drawn with plotters.
+//! SVG plots of transfer rate against each axis the compressors declare a
+//! plot for (density, bitwidth, a plugin's own), one line per attack and
+//! direction, drawn with plotters.
 //!
 //! A point is a transfer cell between an uncompressed model and a
-//! compressed one that a sweep made: the x value is the compressed model's
-//! density (or bitwidth), whichever side of the transfer it is on.
+//! compressed one that varies the plot's axis and no other plotted one:
+//! the x value is the compressed model's value on the axis, whichever side
+//! of the transfer it is on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use advcomp_compress::axis::{Axis, Plot};
 use plotters::prelude::*;
 
 use crate::error::RunError;
 use crate::results::{ModelResult, Results};
 
-/// Which axis a plot uses.
-#[derive(Debug, Clone, Copy)]
-enum Axis {
-    Density,
-    Bits,
-}
-
 /// Draws the plots that have data into `dir`; returns `(title, file)`.
 pub fn draw(results: &Results, dir: &Path) -> Result<Vec<(String, String)>, RunError> {
+    let axes = advcomp_compress::registry::axes();
+    let plotted: Vec<&str> = axes
+        .iter()
+        .filter(|a| a.plot.is_some())
+        .map(|a| a.name)
+        .collect();
     let mut made = Vec::new();
-    for (axis, file, title) in [
-        (
-            Axis::Density,
-            "transfer-vs-density.svg",
-            "transfer rate against density",
-        ),
-        (
-            Axis::Bits,
-            "transfer-vs-bits.svg",
-            "transfer rate against bitwidth",
-        ),
-    ] {
-        let series = series(results, axis);
+    for axis in &axes {
+        let Some(plot) = axis.plot else {
+            continue;
+        };
+        let series = series(results, axis, &plotted);
         if series.values().all(|v| v.is_empty()) {
             continue;
         }
-        let path = dir.join(file);
+        let path = dir.join(plot.file);
         // Drawn in memory, then written atomically like every output (a
         // file planted at `path`, a symlink included, is replaced, never
         // written through).
         let mut svg = String::new();
-        render(&mut svg, title, axis, &series).map_err(|e| RunError::Io {
+        render(&mut svg, &plot, &series).map_err(|e| RunError::Io {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
         crate::cache::write(&path, svg.as_bytes())?;
-        made.push((title.to_string(), file.to_string()));
+        made.push((plot.title.to_string(), plot.file.to_string()));
     }
     Ok(made)
 }
 
-fn x_of(m: &ModelResult, axis: Axis) -> Option<f64> {
-    match axis {
-        Axis::Density => (m.pruned && !m.quantised).then_some(m.density),
-        Axis::Bits => (m.quantised && !m.pruned).then_some(f64::from(m.weight_bits)),
-    }
-}
-
-fn plain(m: &ModelResult) -> bool {
-    !m.pruned && !m.quantised
+/// `m`'s value on `axis` if it varies that axis and no other plotted one.
+fn x_of(m: &ModelResult, axis: &Axis, plotted: &[&str]) -> Option<f64> {
+    let alone = plotted
+        .iter()
+        .all(|other| *other == axis.name || !m.varies(other));
+    (m.varies(axis.name) && alone)
+        .then(|| m.axis(axis.name))
+        .flatten()
 }
 
 /// Per attack and direction, the points sorted by x.
-fn series(results: &Results, axis: Axis) -> BTreeMap<String, Vec<(f64, f64)>> {
+fn series(results: &Results, axis: &Axis, plotted: &[&str]) -> BTreeMap<String, Vec<(f64, f64)>> {
     let model = |id: &str| results.models.iter().find(|m| m.id == id);
     let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for t in &results.transfers {
@@ -74,10 +67,10 @@ fn series(results: &Results, axis: Axis) -> BTreeMap<String, Vec<(f64, f64)>> {
         else {
             continue;
         };
-        let (x, direction) = if plain(s) {
-            (x_of(tg, axis), "full → compressed")
-        } else if plain(tg) {
-            (x_of(s, axis), "compressed → full")
+        let (x, direction) = if s.uncompressed() {
+            (x_of(tg, axis, plotted), "full → compressed")
+        } else if tg.uncompressed() {
+            (x_of(s, axis, plotted), "compressed → full")
         } else {
             (None, "")
         };
@@ -95,8 +88,7 @@ fn series(results: &Results, axis: Axis) -> BTreeMap<String, Vec<(f64, f64)>> {
 
 fn render(
     svg: &mut String,
-    title: &str,
-    axis: Axis,
+    plot: &Plot,
     series: &BTreeMap<String, Vec<(f64, f64)>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(svg, (720, 480)).into_drawing_area();
@@ -107,17 +99,14 @@ fn render(
     });
     let pad = ((hi - lo) * 0.05).max(0.01);
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
+        .caption(plot.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..1.0)?;
     chart
         .configure_mesh()
-        .x_desc(match axis {
-            Axis::Density => "density (share of weights kept)",
-            Axis::Bits => "bitwidth (weights and activations)",
-        })
+        .x_desc(plot.x_label)
         .y_desc("transfer rate")
         .draw()?;
     for (i, (name, points)) in series.iter().enumerate() {

@@ -50,23 +50,20 @@ pub fn markdown(results: &Results, plots: &[(String, String)]) -> String {
     );
     claims(&mut out, &results.claims);
     let _ = writeln!(out, "## Models\n");
+    // One column per axis the linked compressors declare.
+    let axes = advcomp_compress::registry::axes();
+    let mut header = vec!["model", "accuracy"];
+    header.extend(axes.iter().map(|a| a.title));
     table(
         &mut out,
-        &[
-            "model",
-            "accuracy",
-            "density",
-            "weight bits",
-            "activation bits",
-        ],
+        &header,
         results.models.iter().map(|m| {
-            vec![
-                m.id.clone(),
-                r3(m.accuracy),
-                r3(m.density),
-                bits(m.weight_bits),
-                bits(m.act_bits),
-            ]
+            let mut row = vec![m.id.clone(), r3(m.accuracy)];
+            row.extend(
+                axes.iter()
+                    .map(|a| m.axis(a.name).map_or(String::new(), a.show)),
+            );
+            row
         }),
     );
     let _ = writeln!(out, "\n## White-box attacks\n");
@@ -333,14 +330,6 @@ fn defences(out: &mut String, results: &Results) {
     let _ = writeln!(out);
 }
 
-fn bits(b: u8) -> String {
-    if b >= 32 {
-        "float".into()
-    } else {
-        b.to_string()
-    }
-}
-
 /// `transfer.csv`: one row per (attack, source, target).
 pub fn csv(results: &Results) -> String {
     let mut out = String::from(
@@ -364,21 +353,27 @@ pub fn csv(results: &Results) -> String {
     out
 }
 
-/// `models.csv`: one row per model.
+/// `models.csv`: one row per model, a column per axis the linked
+/// compressors declare.
 pub fn models_csv(results: &Results) -> String {
-    let mut out = String::from(
-        "model,accuracy,density,weight_bits,act_bits,defence,key_id,false_positive_rate,accuracy_cost\n",
-    );
+    let axes = advcomp_compress::registry::axes();
+    let mut out = String::from("model,accuracy,");
+    for a in &axes {
+        out.push_str(a.name);
+        out.push(',');
+    }
+    out.push_str("defence,key_id,false_positive_rate,accuracy_cost\n");
     for m in &results.models {
         let d = m.defence.as_ref();
+        let values: String = axes
+            .iter()
+            .map(|a| m.axis(a.name).map_or(String::new(), |v| v.to_string()) + ",")
+            .collect();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{values}{},{},{},{}",
             quote(&m.id),
             m.accuracy,
-            m.density,
-            m.weight_bits,
-            m.act_bits,
             d.map_or("", |d| d.defence.as_str()),
             d.and_then(|d| d.key_id.as_deref()).unwrap_or(""),
             d.and_then(|d| d.false_positive_rate)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use advcomp_attack::NormStats;
-use advcomp_compress::{CompressionReport, CompressorKind, Step as CompressStep};
+use advcomp_compress::CompressionReport;
 use advcomp_scenario::Resolved;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,20 +52,36 @@ pub struct ModelResult {
     pub sweep: BTreeMap<String, Value>,
     /// Clean test accuracy on the scenario's test subset.
     pub accuracy: f64,
-    /// Overall weight density (1 for an unpruned model).
-    pub density: f64,
-    /// Weight bitwidth (32: float).
-    pub weight_bits: u8,
-    /// Activation bitwidth (32: float).
-    pub act_bits: u8,
-    /// Whether a pruning step made it (quantisation alone can zero weights
-    /// too, so `density < 1` does not say).
-    pub pruned: bool,
-    /// Whether a quantisation step made it.
-    pub quantised: bool,
+    /// Every axis the linked compressors declare, measured on this model
+    /// (`density`, `weight_bits`, `act_bits`, a plugin's own; the
+    /// uncompressed value where nothing compressed it): see
+    /// [`advcomp_compress::axis`].
+    pub axes: BTreeMap<String, f64>,
+    /// The axes its compression steps vary (empty: not compressed).
+    /// Quantisation alone can zero weights too, so a density below 1 does
+    /// not say that a model was pruned; this does.
+    pub varies: Vec<String>,
     /// Its defence (own or inherited from a defended ancestor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defence: Option<ModelDefence>,
+}
+
+impl ModelResult {
+    /// Its value on the axis `name` (`None`: no linked compressor declares
+    /// that axis).
+    pub fn axis(&self, name: &str) -> Option<f64> {
+        self.axes.get(name).copied()
+    }
+
+    /// Whether its compression varies the axis `name`.
+    pub fn varies(&self, name: &str) -> bool {
+        self.varies.iter().any(|v| v == name)
+    }
+
+    /// Whether nothing compressed it.
+    pub fn uncompressed(&self) -> bool {
+        self.varies.is_empty()
+    }
 }
 
 /// A model's defence and what it costs.
@@ -275,35 +291,19 @@ pub fn gather(
         .expect("every model is evaluated");
         let predictions = artifacts::read_predictions(&eval, labels.len())?;
         let report_path = dir.join(crate::execute::REPORT);
-        let (density, weight_bits, act_bits, pruned, quantised) = if report_path.is_file() {
-            let r: CompressionReport = read_json(&report_path)?;
-            let wbits = r.layers.iter().map(|l| l.weight_bits).max().unwrap_or(32);
-            let abits = r.layers.iter().map(|l| l.act_bits).min().unwrap_or(32);
-            let has = |kind| {
-                r.steps
-                    .iter()
-                    .any(|s: &CompressStep| s.compressor_kind() == Some(kind))
-            };
-            (
-                r.density,
-                wbits,
-                abits,
-                has(CompressorKind::Prune),
-                has(CompressorKind::Quantise),
-            )
+        let report: Option<CompressionReport> = if report_path.is_file() {
+            Some(read_json(&report_path)?)
         } else {
-            (1.0, 32, 32, false, false)
+            None
         };
+        let measured = advcomp_compress::axis::measure(report.as_ref());
         models.push(ModelResult {
             id: m.id.clone(),
             decl: m.decl.clone(),
             sweep: m.sweep.clone(),
             accuracy: predictions.accuracy,
-            density,
-            weight_bits,
-            act_bits,
-            pruned,
-            quantised,
+            axes: measured.values,
+            varies: measured.varies,
             defence: model_defence(
                 plan,
                 cache,

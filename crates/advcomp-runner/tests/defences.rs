@@ -5,6 +5,7 @@
 
 mod support;
 
+use advcomp_runner::results::ModelResult;
 use advcomp_runner::run;
 use advcomp_testkit::cpu;
 use support::{files, options};
@@ -228,14 +229,19 @@ transfer base -> late, late_q using f
             })
     };
     let (pruned, late, late_q) = (model("pruned"), model("late"), model("late_q"));
+    let density = |m: &ModelResult| m.axis("density").expect("density is an axis");
     assert!(
-        late.pruned && late.density == pruned.density,
+        late.varies("density") && density(late) == density(pruned),
         "{} {}",
-        late.density,
-        pruned.density
+        density(late),
+        density(pruned)
     );
-    assert!((late.density - 0.3).abs() < 1e-3, "{}", late.density);
-    assert!(late_q.quantised && late_q.weight_bits == 6 && late_q.act_bits == 6);
+    assert!((density(late) - 0.3).abs() < 1e-3, "{}", density(late));
+    assert_eq!(late_q.varies, ["weight_bits", "act_bits"]);
+    assert_eq!(
+        (late_q.axis("weight_bits"), late_q.axis("act_bits")),
+        (Some(6.0), Some(6.0))
+    );
     for m in [late, late_q] {
         let d = m
             .defence

@@ -18,6 +18,7 @@
 //! This crate uses only advcomp's public plugin API: it is registered by
 //! [`advcomp_compress::inventory::submit!`] and linked by `advcomp-plugins`.
 
+use advcomp_compress::axis::WEIGHT_BITS;
 use advcomp_compress::registry::{
     Build, CompressorKind, Param, ParamError, ParamType, Projection, Registration,
 };
@@ -145,6 +146,7 @@ advcomp_compress::inventory::submit! {
         summary: "ternary weights {-a, 0, +a} per layer (TWN), trained with the straight-through estimator",
         paper: "Li, Zhang & Liu, Ternary Weight Networks, arXiv:1605.04711, 2016",
         params: TERNARY_PARAMS,
+        axes: &[WEIGHT_BITS],
         version: 1,
         build: Build::Projection(build_ternary),
     }
@@ -157,6 +159,7 @@ advcomp_compress::inventory::submit! {
         summary: "binary weights {-a, +a} per layer, a = mean|W| (BWN), trained with the straight-through estimator",
         paper: "Rastegari, Ordonez, Redmon & Farhadi, XNOR-Net, ECCV 2016",
         params: &[],
+        axes: &[WEIGHT_BITS],
         version: 1,
         build: Build::Projection(build_binary),
     }
