@@ -207,9 +207,9 @@ pub struct TrainArgs {
     /// Optimiser.
     #[arg(long, value_enum, default_value = "sgd")]
     pub optimizer: OptimizerArg,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
-    pub momentum: f64,
+    /// SGD momentum (default 0.9).
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
     /// Use Nesterov momentum with SGD.
     #[arg(long)]
     pub nesterov: bool,
@@ -219,12 +219,12 @@ pub struct TrainArgs {
     /// Learning-rate schedule over the epochs.
     #[arg(long, value_enum, default_value = "cosine")]
     pub schedule: ScheduleArg,
-    /// Step schedule: epochs between decays.
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
-    pub step_every: usize,
-    /// Step schedule: decay factor.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub gamma: f64,
+    /// Step schedule: epochs between decays (default 3).
+    #[arg(long, allow_negative_numbers = true)]
+    pub step_every: Option<usize>,
+    /// Step schedule: factor of each decay, in (0, 1) (default 0.1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma: Option<f64>,
     /// Train on only the first N training images (quick experiments; N >= 1).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub train_limit: Option<usize>,
@@ -537,6 +537,16 @@ pub enum OptimizerArg {
     Adam,
 }
 
+impl OptimizerArg {
+    /// The model block's `optimizer` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerArg::Sgd => "sgd",
+            OptimizerArg::Adam => "adam",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ScheduleArg {
     /// Constant learning rate.
@@ -545,4 +555,15 @@ pub enum ScheduleArg {
     Step,
     /// Cosine decay to zero.
     Cosine,
+}
+
+impl ScheduleArg {
+    /// The model block's `schedule` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleArg::Constant => "constant",
+            ScheduleArg::Step => "step",
+            ScheduleArg::Cosine => "cosine",
+        }
+    }
 }

@@ -105,7 +105,7 @@ fn bad_input_is_a_clear_error_never_a_panic() {
     // Bad hyper-parameter, named.
     fails_with(
         &["train", "--model", "lenet5", "--out", t, "--epochs", "0"],
-        &["epochs must be at least 1"],
+        &["parameter `epochs`", "found `0`", "--epochs"],
     );
     // Data directory that does not exist.
     fails_with(
@@ -160,7 +160,7 @@ fn train_list_shows_every_registered_architecture_and_the_training_parameters() 
             "--epochs",
             "0",
         ],
-        &["epochs must be at least 1"],
+        &["parameter `epochs`"],
     );
 }
 
@@ -629,7 +629,7 @@ fn options_that_could_not_be_meant_are_clear_errors() {
     // Negative numbers reach the command's own checks, not clap's "unexpected argument".
     fails_with(
         &["train", "--model", "lenet5", "--out", out, "--lr", "-0.1"],
-        &["learning_rate must be a positive", "got -0.1"],
+        &["parameter `lr`", "found `-0.1`", "--lr"],
     );
     fails_with(
         &[
@@ -641,7 +641,26 @@ fn options_that_could_not_be_meant_are_clear_errors() {
             "--momentum",
             "-0.5",
         ],
-        &["momentum must be in [0, 1)", "got -0.5"],
+        &["parameter `momentum`", "[0, 1)", "found `-0.5`"],
+    );
+    // A flag that cannot apply is refused, not ignored.
+    fails_with(
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--out",
+            out,
+            "--optimizer",
+            "adam",
+            "--momentum",
+            "0.5",
+        ],
+        &["parameter `momentum`", "--momentum"],
+    );
+    fails_with(
+        &["train", "--model", "lenet5", "--out", out, "--gamma", "0.5"],
+        &["parameter `gamma`", "--gamma"],
     );
     fails_with(
         &[

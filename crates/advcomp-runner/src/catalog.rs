@@ -10,7 +10,7 @@ use advcomp_compress::config::FINETUNE_PARAMS;
 use advcomp_models::Architecture;
 use advcomp_scenario::snapshot::{Component, TargetRules};
 use advcomp_scenario::{Catalog, CatalogError, CatalogSnapshot, Kind};
-use advcomp_train::{LrSchedule, OptimizerConfig, TrainConfig};
+use advcomp_train::TrainConfig;
 use serde_json::{Map, Value};
 
 /// The registries advcomp was built with.
@@ -127,7 +127,9 @@ impl Catalog for Registries {
         params: &Map<String, Value>,
     ) -> Result<(), CatalogError> {
         match kind {
-            Kind::Architecture => train_config(params, 1).map(|_| ()),
+            Kind::Architecture => TrainConfig::from_params(params, 1)
+                .map(|_| ())
+                .map_err(CatalogError::from),
             Kind::Attack => advcomp_attack::build(name, &Value::Object(params.clone()))
                 .map(|_| ())
                 .map_err(attack_error),
@@ -235,112 +237,27 @@ fn attack_error(e: RegistryError) -> CatalogError {
     }
 }
 
-/// The training configuration of a model declaration: the trainer's
-/// defaults (the README model), seeded by `seed` unless the parameters say
-/// otherwise.
-pub fn train_config(params: &Map<String, Value>, seed: u64) -> Result<TrainConfig, CatalogError> {
-    advcomp_params::check(TrainConfig::PARAMS, params)?;
-    let mut config = TrainConfig {
-        seed,
-        ..TrainConfig::default()
-    };
-    let uint = |key: &str, v: &Value| {
-        v.as_u64().ok_or_else(|| {
-            CatalogError::field(
-                key,
-                format!("`{key}` must be a non-negative integer, got {v}"),
-            )
-        })
-    };
-    let float = |key: &str, v: &Value| {
-        v.as_f64()
-            .ok_or_else(|| CatalogError::field(key, format!("`{key}` must be a number, got {v}")))
-    };
-    let mut momentum = None;
-    for (key, v) in params {
-        match key.as_str() {
-            "epochs" => config.epochs = uint(key, v)? as usize,
-            "batch_size" => config.batch_size = uint(key, v)? as usize,
-            "seed" => config.seed = uint(key, v)?,
-            "lr" => config.learning_rate = float(key, v)?,
-            "weight_decay" => config.weight_decay = float(key, v)?,
-            "momentum" => momentum = Some(float(key, v)?),
-            "optimizer" => {
-                config.optimizer = match v.as_str() {
-                    Some("sgd") => OptimizerConfig::sgd(),
-                    Some("adam") => OptimizerConfig::adam(),
-                    _ => {
-                        return Err(CatalogError::field(
-                            key,
-                            format!("`optimizer` must be \"sgd\" or \"adam\", got {v}"),
-                        ));
-                    }
-                }
-            }
-            "schedule" => {
-                config.schedule = match v.as_str() {
-                    Some("cosine") => LrSchedule::Cosine { min_lr: 0.0 },
-                    Some("constant") => LrSchedule::Constant,
-                    _ => {
-                        return Err(CatalogError::field(
-                            key,
-                            format!("`schedule` must be \"cosine\" or \"constant\", got {v}"),
-                        ));
-                    }
-                }
-            }
-            // Declared but not read here: the declaration and this match
-            // disagree, which `every_declared_training_parameter_is_read`
-            // catches.
-            other => {
-                return Err(CatalogError::general(format!(
-                    "training parameter `{other}` is declared but not read"
-                )));
-            }
-        }
-    }
-    if let (Some(m), OptimizerConfig::Sgd { nesterov, .. }) = (momentum, &config.optimizer) {
-        config.optimizer = OptimizerConfig::Sgd {
-            momentum: m,
-            nesterov: *nesterov,
-        };
-    }
-    config.validate().map_err(|message| {
-        let field = [
-            "epochs",
-            "batch_size",
-            "learning_rate",
-            "weight_decay",
-            "momentum",
-        ]
-        .into_iter()
-        .find(|f| message.contains(f))
-        .map(|f| if f == "learning_rate" { "lr" } else { f });
-        match field {
-            Some(f) => CatalogError::field(f, message),
-            None => CatalogError::general(message),
-        }
-    })?;
-    Ok(config)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Every parameter `TrainConfig::PARAMS` declares is read by
-    /// [`train_config`], and an example value of it is accepted.
+    /// [`TrainConfig::from_params`], and an example value of it is accepted
+    /// (with the schedule it belongs to).
     #[test]
     fn every_declared_training_parameter_is_read() {
         for p in TrainConfig::PARAMS {
             let mut params = Map::new();
             params.insert(p.name.to_string(), p.ty.example());
-            train_config(&params, 1).unwrap_or_else(|e| panic!("{}: {}", p.name, e.message));
+            if ["step_every", "gamma"].contains(&p.name) {
+                params.insert("schedule".into(), Value::from("step"));
+            }
+            TrainConfig::from_params(&params, 1).unwrap_or_else(|e| panic!("{}: {e}", p.name));
         }
         let mut params = Map::new();
         params.insert("lr".into(), Value::from(0.5));
         params.insert("seed".into(), Value::from(9));
-        let config = train_config(&params, 1).unwrap();
+        let config = TrainConfig::from_params(&params, 1).unwrap();
         assert_eq!((config.learning_rate, config.seed), (0.5, 9));
     }
 }

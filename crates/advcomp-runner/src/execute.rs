@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use crate::artifacts::{self, AttackRecord, DefenceRecord, Predictions, StepRecord};
 use crate::cache::{Cache, STEP_RECORD, write_json};
-use crate::catalog::train_config;
 use crate::deployed::{Deployed, load_at, redeploy};
 use crate::error::RunError;
 use crate::plan::{Plan, PlanStep, StepKind};
@@ -480,7 +479,8 @@ fn run_step(
     match &step.kind {
         StepKind::Train { arch, params, .. } => {
             let architecture: Architecture = arch.parse().map_err(|e| step_error(step, e))?;
-            let config = train_config(params, inputs.seed).map_err(|e| step_error(step, e))?;
+            let config =
+                TrainConfig::from_params(params, inputs.seed).map_err(|e| step_error(step, e))?;
             let mut progress = Progress {
                 observer,
                 epochs: config.epochs,

@@ -466,7 +466,7 @@ pub fn identity(kind: &StepKind, env: &Environment, secrets: &Secrets) -> Value 
                 "kind": "train",
                 "arch": arch,
                 "version": advcomp_train::VERSION,
-                "config": crate::catalog::train_config(params, env.seed)
+                "config": advcomp_train::TrainConfig::from_params(params, env.seed)
                     .map(|c| serde_json::to_value(c).expect("training configurations serialise"))
                     .unwrap_or_else(|_| Value::Object(params.clone())),
             });

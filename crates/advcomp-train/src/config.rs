@@ -1,6 +1,7 @@
 //! Training hyper-parameters.
 
-use advcomp_params::{Param, ParamType};
+use advcomp_params::{Param, ParamError, ParamType};
+use serde_json::{Map, Value};
 
 use crate::schedule::LrSchedule;
 
@@ -104,10 +105,21 @@ impl TrainConfig {
         ),
         Param::new("lr", ParamType::POSITIVE, "initial learning rate"),
         Param::new("momentum", ParamType::from_below(0.0, 1.0), "SGD momentum"),
+        Param::new("nesterov", ParamType::Bool, "SGD: Nesterov momentum"),
         Param::new(
             "schedule",
-            ParamType::choice(&["constant", "cosine"]),
-            "learning-rate schedule",
+            ParamType::choice(&["constant", "cosine", "step"]),
+            "learning-rate schedule (cosine annealing to 0, or step decays)",
+        ),
+        Param::new(
+            "step_every",
+            ParamType::COUNT,
+            "step schedule: epochs between decays (default 3)",
+        ),
+        Param::new(
+            "gamma",
+            ParamType::strictly_between(0.0, 1.0),
+            "step schedule: factor of each decay (default 0.1)",
         ),
         Param::new("weight_decay", ParamType::NON_NEGATIVE, "L2 weight decay"),
         Param::new(
@@ -116,6 +128,82 @@ impl TrainConfig {
             "seeds initialisation and batch order (default: the scenario's)",
         ),
     ];
+
+    /// The configuration a parameter map declares (a `.scn` model block,
+    /// `advcomp train`'s flags), every parameter left out at its default
+    /// ([`TrainConfig::default`]) and the seed at `seed` unless the map
+    /// gives one. The map is checked against [`TrainConfig::PARAMS`] first;
+    /// a parameter that cannot apply (momentum with Adam, a step schedule's
+    /// `gamma` with another schedule) is an error on that field, never
+    /// ignored.
+    pub fn from_params(params: &Map<String, Value>, seed: u64) -> Result<Self, ParamError> {
+        advcomp_params::check(Self::PARAMS, params)?;
+        // Checked above: each value has its declared type.
+        let uint = |key: &str| params.get(key).and_then(Value::as_u64);
+        let float = |key: &str| params.get(key).and_then(Value::as_f64);
+        let text = |key: &str| params.get(key).and_then(Value::as_str);
+        let defaults = Self::default();
+        let optimizer = match text("optimizer").unwrap_or(defaults.optimizer.name()) {
+            "adam" => {
+                if let Some(field) = ["momentum", "nesterov"]
+                    .into_iter()
+                    .find(|f| params.contains_key(*f))
+                {
+                    return Err(ParamError::invalid(
+                        field,
+                        format!("only SGD takes `{field}`, and the optimiser is Adam"),
+                    ));
+                }
+                OptimizerConfig::adam()
+            }
+            _ => OptimizerConfig::Sgd {
+                momentum: float("momentum").unwrap_or(0.9),
+                nesterov: params.get("nesterov").and_then(Value::as_bool) == Some(true),
+            },
+        };
+        let schedule = match text("schedule") {
+            Some("step") => LrSchedule::Step {
+                every: uint("step_every").map_or(3, |n| n as usize),
+                gamma: float("gamma").unwrap_or(0.1),
+            },
+            other => {
+                if let Some(field) = ["step_every", "gamma"]
+                    .into_iter()
+                    .find(|f| params.contains_key(*f))
+                {
+                    return Err(ParamError::invalid(
+                        field,
+                        format!("only the step schedule takes `{field}`"),
+                    ));
+                }
+                match other {
+                    Some("constant") => LrSchedule::Constant,
+                    _ => defaults.schedule.clone(),
+                }
+            }
+        };
+        let config = TrainConfig {
+            epochs: uint("epochs").map_or(defaults.epochs, |n| n as usize),
+            batch_size: uint("batch_size").map_or(defaults.batch_size, |n| n as usize),
+            learning_rate: float("lr").unwrap_or(defaults.learning_rate),
+            schedule,
+            optimizer,
+            weight_decay: float("weight_decay").unwrap_or(defaults.weight_decay),
+            seed: uint("seed").unwrap_or(seed),
+        };
+        // The declaration's ranges already hold; what is left (Adam's betas,
+        // a schedule's own rules) is checked here, on the field to blame.
+        config.validate().map_err(|message| {
+            let field = ["epochs", "batch_size", "weight_decay", "momentum", "gamma"]
+                .into_iter()
+                .find(|f| message.contains(f));
+            match field {
+                Some(f) => ParamError::invalid(f, message),
+                None => ParamError::rule(message),
+            }
+        })?;
+        Ok(config)
+    }
 
     /// Checks the values a user can get wrong, naming the field.
     pub fn validate(&self) -> Result<(), String> {
@@ -151,5 +239,96 @@ impl TrainConfig {
             _ => {}
         }
         self.schedule.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn from(params: Value, seed: u64) -> Result<TrainConfig, ParamError> {
+        let Value::Object(map) = params else {
+            panic!("a map")
+        };
+        TrainConfig::from_params(&map, seed)
+    }
+
+    #[test]
+    fn an_empty_block_is_the_default_configuration_under_the_given_seed() {
+        let config = from(json!({}), 7).unwrap();
+        assert_eq!(
+            config,
+            TrainConfig {
+                seed: 7,
+                ..TrainConfig::default()
+            }
+        );
+        // A block's own seed wins.
+        assert_eq!(from(json!({"seed": 3}), 7).unwrap().seed, 3);
+    }
+
+    #[test]
+    fn every_parameter_lands_in_its_field() {
+        let config = from(
+            json!({
+                "epochs": 2, "batch_size": 32, "lr": 0.1, "weight_decay": 0.0,
+                "optimizer": "sgd", "momentum": 0.5, "nesterov": true,
+                "schedule": "step", "step_every": 4, "gamma": 0.5,
+            }),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            config,
+            TrainConfig {
+                epochs: 2,
+                batch_size: 32,
+                learning_rate: 0.1,
+                schedule: LrSchedule::Step {
+                    every: 4,
+                    gamma: 0.5
+                },
+                optimizer: OptimizerConfig::Sgd {
+                    momentum: 0.5,
+                    nesterov: true
+                },
+                weight_decay: 0.0,
+                seed: 1,
+            }
+        );
+        let step = from(json!({"schedule": "step"}), 1).unwrap().schedule;
+        assert_eq!(
+            step,
+            LrSchedule::Step {
+                every: 3,
+                gamma: 0.1
+            }
+        );
+        let adam = from(json!({"optimizer": "adam", "schedule": "constant"}), 1).unwrap();
+        assert_eq!(
+            (adam.optimizer, adam.schedule),
+            (OptimizerConfig::adam(), LrSchedule::Constant)
+        );
+    }
+
+    #[test]
+    fn a_parameter_that_cannot_apply_is_refused_on_its_field() {
+        for (params, field) in [
+            (json!({"optimizer": "adam", "momentum": 0.9}), "momentum"),
+            (json!({"optimizer": "adam", "nesterov": false}), "nesterov"),
+            (json!({"gamma": 0.5}), "gamma"),
+            (json!({"schedule": "cosine", "step_every": 2}), "step_every"),
+            (json!({"epochs": 0}), "epochs"),
+            (json!({"lr": -1.0}), "lr"),
+            (json!({"schedule": "linear"}), "schedule"),
+            (json!({"gamma": 1.5, "schedule": "step"}), "gamma"),
+        ] {
+            let err = from(params.clone(), 1).unwrap_err();
+            assert_eq!(err.field(), Some(field), "{params}: {err}");
+        }
+        let err = from(json!({"epoch": 2}), 1).unwrap_err();
+        assert!(err.to_string().contains("did you mean `epochs`"), "{err}");
     }
 }

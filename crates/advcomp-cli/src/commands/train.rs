@@ -2,10 +2,12 @@
 
 use advcomp_data::DatasetKind;
 use advcomp_models::Architecture;
-use advcomp_train::{Limits, LrSchedule, OptimizerConfig, TrainConfig};
+use advcomp_train::{Limits, TrainConfig};
 use miette::{IntoDiagnostic, Result};
 
-use crate::cli::{OptimizerArg, ScheduleArg, TrainArgs};
+use serde_json::{Map, Value};
+
+use crate::cli::TrainArgs;
 use crate::out::outln;
 use crate::progress::TrainProgress;
 
@@ -27,29 +29,44 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
             )
         })?,
     };
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.learning_rate,
-        schedule: match args.schedule {
-            ScheduleArg::Constant => LrSchedule::Constant,
-            ScheduleArg::Step => LrSchedule::Step {
-                every: args.step_every,
-                gamma: args.gamma,
-            },
-            ScheduleArg::Cosine => LrSchedule::Cosine { min_lr: 0.0 },
-        },
-        optimizer: match args.optimizer {
-            OptimizerArg::Sgd => OptimizerConfig::Sgd {
-                momentum: args.momentum,
-                nesterov: args.nesterov,
-            },
-            OptimizerArg::Adam => OptimizerConfig::adam(),
-        },
-        weight_decay: args.weight_decay,
-        seed: args.seed,
+    // The flags are the model block's parameters under their CLI names,
+    // read by the one parser a `.scn` file's are read by.
+    let mut params = Map::new();
+    let mut set = |name: &str, value: Value| {
+        params.insert(name.to_string(), value);
     };
-    // Check the configuration before the (slow) data load.
+    set("epochs", args.epochs.into());
+    set("batch_size", args.batch_size.into());
+    set("lr", args.learning_rate.into());
+    set("weight_decay", args.weight_decay.into());
+    set("optimizer", args.optimizer.name().into());
+    set("schedule", args.schedule.name().into());
+    if let Some(momentum) = args.momentum {
+        set("momentum", momentum.into());
+    }
+    if args.nesterov {
+        set("nesterov", true.into());
+    }
+    if let Some(every) = args.step_every {
+        set("step_every", every.into());
+    }
+    if let Some(gamma) = args.gamma {
+        set("gamma", gamma.into());
+    }
+    let config = TrainConfig::from_params(&params, args.seed).map_err(|e| {
+        let flag = e.field().map(|f| match f {
+            "lr" => "--lr".to_string(),
+            f => format!("--{}", f.replace('_', "-")),
+        });
+        match flag {
+            Some(flag) => miette::miette!(
+                help = format!("see {flag}"),
+                "invalid training configuration: {e}"
+            ),
+            None => miette::miette!("invalid training configuration: {e}"),
+        }
+    })?;
+    // Check the limits before the (slow) data load.
     for (flag, limit) in [
         ("--train-limit", args.train_limit),
         ("--test-limit", args.test_limit),
@@ -61,9 +78,6 @@ pub fn run(args: TrainArgs, quiet: bool) -> Result<()> {
             ));
         }
     }
-    config
-        .validate()
-        .map_err(|e| miette::miette!("invalid training configuration: {e}"))?;
     let (backend, device) = super::device(&args.run.backend)?;
     let split = super::load_split(dataset, args.run.data.as_deref())?;
     let limits = Limits {
