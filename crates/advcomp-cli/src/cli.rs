@@ -109,6 +109,40 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Print every component this binary has (plugins included) with every
+    /// parameter, its type, range and meaning: architectures, attacks,
+    /// compressors, fine-tuning and defences, as `.scn` files name them.
+    ///
+    ///   advcomp catalogue --kind defence
+    Catalogue(CatalogueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogueArgs {
+    /// Only this kind of component.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Print the JSON snapshot (`crates/advcomp-scenario/catalog.json`'s
+    /// format) instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A kind of component, as `advcomp catalogue --kind` takes it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// Architectures (their parameters are the training options).
+    Architecture,
+    /// Attacks.
+    Attack,
+    /// Pruning methods.
+    Prune,
+    /// Quantisation methods.
+    Quantise,
+    /// Fine-tuning.
+    Finetune,
+    /// Defences.
+    Defence,
 }
 
 #[derive(Debug, Subcommand)]

@@ -859,3 +859,43 @@ fn dns_takes_exactly_one_of_density_and_alpha() {
         &["--prune magnitude", "unknown parameter `alpha`"],
     );
 }
+
+/// `advcomp catalogue` prints the binary's registries: the whole of it is
+/// `docs/catalogue.md` (the binary links the plugins advcomp ships), and
+/// `--kind` keeps one kind, in Markdown or as the JSON snapshot.
+#[test]
+fn catalogue_prints_the_registries_the_binary_was_built_with() {
+    let o = advcomp(&["catalogue"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/catalogue.md"),
+    )
+    .unwrap();
+    assert!(
+        stdout(&o) == doc,
+        "advcomp catalogue differs from docs/catalogue.md"
+    );
+    let o = advcomp(&["catalogue", "--kind", "defence"]);
+    let out = stdout(&o);
+    for needle in [
+        "## Defences",
+        "### `taboo`",
+        "### `sitatapatra`",
+        "### `squeeze`",
+    ] {
+        assert!(out.contains(needle), "{needle:?} in:\n{out}");
+    }
+    assert!(
+        !out.contains("### `fgsm`") && !out.contains("## Attacks"),
+        "{out}"
+    );
+    let o = advcomp(&["catalogue", "--kind", "architecture", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = json["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cifarnet", "cifarnet-tf", "lenet5"]);
+}

@@ -95,6 +95,9 @@ impl CatalogSnapshot {
             (Kind::Defence, "Defences"),
         ];
         for (kind, title) in kinds {
+            if !self.components.iter().any(|c| c.kind == kind) {
+                continue;
+            }
             out.push_str(&format!("\n## {title}\n"));
             for c in self.components.iter().filter(|c| c.kind == kind) {
                 out.push_str(&format!("\n### `{}`\n\n", c.name));

@@ -2,6 +2,7 @@
 
 mod attack;
 mod cache;
+mod catalogue;
 mod compress;
 mod data;
 mod eval;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data { command } => data::run(command, quiet),
         Command::Step { command } => scenario::step(command, quiet),
         Command::Cache { command } => cache::run(command),
+        Command::Catalogue(args) => catalogue::run(args),
     }
 }
 
