@@ -316,14 +316,7 @@ pub fn parse<C: AttackConfig>(params: &Value) -> Result<C, ParamError> {
         }
     };
     advcomp_params::check(C::PARAMS, map)?;
-    let config: C = serde_path_to_error::deserialize(params).map_err(|e| {
-        let field = e.path().to_string();
-        ParamError::Invalid {
-            field,
-            message: e.into_inner().to_string(),
-        }
-    })?;
-    validated(config)
+    validated(advcomp_params::decode(map.clone())?)
 }
 
 fn validated<C: AttackConfig>(config: C) -> Result<C, ParamError> {

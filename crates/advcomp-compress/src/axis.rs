@@ -23,10 +23,11 @@ pub struct Axis {
     pub name: &'static str,
     /// Its column title in the report's model table (`weight bits`).
     pub title: &'static str,
-    /// Its value for a model no compressor touched (density 1, 32 bits).
+    /// Its value for a model no compressor touched (density 1, 32 bits);
+    /// finite, as every value must be (JSON has no infinity).
     pub uncompressed: f64,
     /// Its value on a compressed model, from the model's compression
-    /// report.
+    /// report (a value that is not finite is left out of the results).
     pub measure: fn(&CompressionReport) -> f64,
     /// A value as the model table shows it.
     pub show: fn(f64) -> String,
@@ -111,7 +112,8 @@ fn show_bits(bits: f64) -> String {
 /// What every registered axis reads on one model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Measured {
-    /// Every registered axis' value, by name.
+    /// Every registered axis' value, by name (one whose measure was not
+    /// finite is missing).
     pub values: BTreeMap<String, f64>,
     /// The axes the model's compression steps declare, in registry order
     /// (empty for an uncompressed model).
@@ -122,12 +124,14 @@ pub struct Measured {
 /// (`None`: an uncompressed model).
 pub fn measure(report: Option<&CompressionReport>) -> Measured {
     let axes = crate::registry::axes();
+    // A value JSON cannot hold (a plugin's measure gave NaN or infinity)
+    // is left out: the report shows an empty cell rather than results.json
+    // recording a null it could not read back.
     let values = axes
         .iter()
-        .map(|a| {
-            let v = report.map_or(a.uncompressed, |r| (a.measure)(r));
-            (a.name.to_string(), v)
-        })
+        .map(|a| (a.name, report.map_or(a.uncompressed, |r| (a.measure)(r))))
+        .filter(|(_, v)| v.is_finite())
+        .map(|(name, v)| (name.to_string(), v))
         .collect();
     let declared: Vec<&str> = report
         .map(|r| {
@@ -200,7 +204,12 @@ mod tests {
         let m = measure(None);
         assert_eq!(
             values(&m),
-            [("act_bits", 32.0), ("density", 1.0), ("weight_bits", 32.0)]
+            [
+                ("act_bits", 32.0),
+                ("density", 1.0),
+                ("levels", 4_294_967_296.0),
+                ("weight_bits", 32.0)
+            ]
         );
         assert!(m.varies.is_empty());
     }
@@ -212,7 +221,12 @@ mod tests {
         // The widest weights, the narrowest activations, the overall density.
         assert_eq!(
             values(&m),
-            [("act_bits", 4.0), ("density", 0.375), ("weight_bits", 8.0)]
+            [
+                ("act_bits", 4.0),
+                ("density", 0.375),
+                ("levels", 256.0),
+                ("weight_bits", 8.0)
+            ]
         );
         assert_eq!(m.varies, ["density"]);
         let both = report(vec![
@@ -226,10 +240,80 @@ mod tests {
         );
     }
 
+    /// A compressor registered here as a plugin crate would register it,
+    /// with an axis no built-in declares: the sign of each weight times
+    /// the layer's mean magnitude, varying "levels" (values per weight).
+    #[derive(Debug)]
+    struct Sign;
+
+    impl crate::registry::Projection for Sign {
+        fn config(&self) -> serde_json::Value {
+            json!({})
+        }
+        fn applies_to(&self, param: &advcomp_models::ParamInfo) -> bool {
+            param.kind == advcomp_models::ParamKind::Weight
+        }
+        fn project(&self, _: &advcomp_models::ParamInfo, values: &[f32]) -> Vec<f32> {
+            let scale = values.iter().map(|v| v.abs()).sum::<f32>() / values.len().max(1) as f32;
+            values.iter().map(|v| scale.copysign(*v)).collect()
+        }
+        fn bits(&self) -> u8 {
+            1
+        }
+    }
+
+    /// Values per stored weight: 2 for every layer the projection reaches.
+    const LEVELS: Axis = Axis {
+        name: "levels",
+        title: "levels",
+        uncompressed: 4_294_967_296.0, // 2^32: a float's bit patterns
+        measure: |r| {
+            let bits = r.layers.iter().map(|l| l.weight_bits).max().unwrap_or(32);
+            2f64.powi(i32::from(bits))
+        },
+        show: |v| format!("{v}"),
+        plot: None,
+    };
+
+    crate::inventory::submit! {
+        crate::registry::Registration {
+            kind: crate::registry::CompressorKind::Quantise,
+            name: "test_sign",
+            summary: "the axis tests' sign projection",
+            paper: "none: a test",
+            params: &[],
+            axes: &[LEVELS],
+            version: 1,
+            build: crate::registry::Build::Projection(|_| Ok(Box::new(Sign))),
+        }
+    }
+
+    #[test]
+    fn a_plugins_own_axis_is_measured_on_every_model_and_varied_by_its_steps() {
+        let names: Vec<&str> = crate::registry::axes().iter().map(|a| a.name).collect();
+        assert_eq!(names, ["density", "weight_bits", "act_bits", "levels"]);
+        assert_eq!(measure(None).values["levels"], 4_294_967_296.0);
+        let step = crate::projection::ProjectionStep::build(
+            crate::registry::CompressorKind::Quantise,
+            "test_sign",
+            &Map::new(),
+        )
+        .unwrap();
+        let mut signed = report(vec![Step::Project(step)]);
+        for layer in &mut signed.layers {
+            layer.weight_bits = 1;
+        }
+        let m = measure(Some(&signed));
+        assert_eq!(m.varies, ["levels"]);
+        assert_eq!(m.values["levels"], 2.0);
+        assert_eq!(m.values["weight_bits"], 1.0);
+    }
+
     #[test]
     fn the_built_in_axes_are_declared_once_in_registry_order_and_shown_as_before() {
         let names: Vec<&str> = crate::registry::axes().iter().map(|a| a.name).collect();
-        assert_eq!(names, ["density", "weight_bits", "act_bits"]);
+        // The built-ins' three, then the test plugin's above.
+        assert_eq!(names[..3], ["density", "weight_bits", "act_bits"]);
         assert!(crate::registry::duplicates().is_empty());
         assert_eq!((DENSITY.show)(0.1), "0.100");
         assert_eq!((WEIGHT_BITS.show)(6.0), "6");

@@ -586,7 +586,7 @@ impl Step {
     ) -> Result<Step, ParamError> {
         if op == "finetune" {
             advcomp_params::check(FINETUNE_PARAMS, params)?;
-            let step = Step::Finetune(decode(params.clone())?);
+            let step = Step::Finetune(advcomp_params::decode(params.clone())?);
             step.validate()?;
             return Ok(step);
         }
@@ -606,7 +606,7 @@ impl Step {
         let step = match kind {
             CompressorKind::Prune => {
                 map.insert("method".into(), Value::String(method.into()));
-                Step::Prune(decode(map)?)
+                Step::Prune(advcomp_params::decode(map)?)
             }
             CompressorKind::Quantise => {
                 for (both, keys) in [
@@ -631,7 +631,7 @@ impl Step {
                 }
                 frac_bits_to_width(&mut map)?;
                 map.insert("method".into(), Value::String(method.into()));
-                Step::Quantise(decode(map)?)
+                Step::Quantise(advcomp_params::decode(map)?)
             }
         };
         step.validate()?;
@@ -778,25 +778,6 @@ impl Step {
 /// Whether integer bits were fixed for activations that are not quantised.
 fn field_given_without(int_bits: IntBits, bits: Option<u8>) -> bool {
     matches!(int_bits, IntBits::Fixed(_)) && bits.is_none()
-}
-
-/// The typed configuration of a parameter map [`advcomp_params::check`]
-/// has passed: what can still fail is a required field left out.
-fn decode<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ParamError> {
-    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let field = if path == "." {
-            inner
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-                .unwrap_or("method")
-                .to_string()
-        } else {
-            path
-        };
-        ParamError::invalid(&field, inner)
-    })
 }
 
 #[cfg(test)]

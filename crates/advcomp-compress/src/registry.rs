@@ -190,6 +190,12 @@ impl Registration {
                 && a.name
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !a.uncompressed.is_finite() {
+                problems.push(format!(
+                    "the axis `{}`'s uncompressed value is not finite",
+                    a.name
+                ));
+            }
             if !snake || a.title.is_empty() {
                 problems.push(format!(
                     "the axis `{}` needs a snake-case name and a title",

@@ -245,8 +245,8 @@ impl DefenceSpec {
             }
         }
         spec.method = match name {
-            "taboo" => Method::Taboo(config::<TabooConfig>(own, name)?),
-            "sitatapatra" => Method::Sitatapatra(config::<SitatapatraConfig>(own, name)?),
+            "taboo" => Method::Taboo(advcomp_params::decode::<TabooConfig>(own)?),
+            "sitatapatra" => Method::Sitatapatra(advcomp_params::decode::<SitatapatraConfig>(own)?),
             "adversarial" => adversarial(own)?,
             other => {
                 return Err(ParamError::rule(format!(
@@ -340,36 +340,6 @@ impl DefenceSpec {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
-}
-
-/// A defence's own configuration from the remaining parameters: the
-/// config's fields, with its defaults for the rest.
-fn config<T>(own: Map<String, Value>, name: &str) -> Result<T, ParamError>
-where
-    T: Default + serde::Serialize + serde::de::DeserializeOwned,
-{
-    let defaults = serde_json::to_value(T::default()).expect("configs serialise");
-    let fields: Vec<String> = defaults
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
-    if let Some(field) = own.keys().find(|f| !fields.contains(f)) {
-        return Err(ParamError::rule(format!(
-            "`{name}`: `{field}` is declared but not a field of its configuration"
-        )));
-    }
-    // Check one field at a time so that a bad value is blamed on its field.
-    for (field, value) in &own {
-        let mut one = defaults.clone();
-        one[field] = value.clone();
-        serde_json::from_value::<T>(one)
-            .map_err(|e| ParamError::invalid(field, format!("of `{name}`: {e}")))?;
-    }
-    let mut all = defaults;
-    for (field, value) in own {
-        all[&field] = value;
-    }
-    serde_json::from_value(all).map_err(|e| ParamError::rule(format!("`{name}`: {e}")))
 }
 
 fn adversarial(mut own: Map<String, Value>) -> Result<Method, ParamError> {

@@ -14,9 +14,11 @@
 //! depends on it.
 
 mod check;
+mod decode;
 mod error;
 mod spec;
 
 pub use check::{check, nearest};
+pub use decode::decode;
 pub use error::ParamError;
 pub use spec::{Param, ParamType};
