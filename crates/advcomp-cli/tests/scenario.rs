@@ -306,10 +306,11 @@ fn cache_gc_keeps_exactly_what_the_given_scenarios_use() {
     assert_eq!(text.matches("cached").count(), 4, "{text}");
 }
 
-/// A plugin compressor is named in a scenario like a built-in one: `check`
-/// accepts it and checks its parameters, `run` compresses with it (swept),
-/// the results record its bits, and a rerun is served from the cache with
-/// the same numbers.
+/// Plugin compressors are named in a scenario like built-in ones: `check`
+/// accepts them and checks their parameters, `run` compresses with them
+/// (swept), the results record their axes (the low-bit plugin's bits, the
+/// N:M plugin's density), and a rerun is served from the cache with the
+/// same numbers.
 #[test]
 fn a_plugin_compressor_runs_in_a_scenario() {
     let d = tempfile::tempdir().unwrap();
@@ -320,9 +321,10 @@ test_images = 100
 model base = lenet5 { epochs: 1 }
 variant low = base | quantise ternary { threshold: [0.7, 0.5] } | finetune { epochs: 1 }
 variant bin = base | prune magnitude { density: 0.5 } | quantise binary
+variant sparse = base | prune nm { n: 2, m: 4 }
 
 attack fgsm = fgsm { epsilon: 0.1 }
-transfer base -> low, bin using fgsm
+transfer base -> low, bin, sparse using fgsm
 ";
     std::fs::write(d.path().join("s.scn"), text).unwrap();
     let o = advcomp(d.path(), &["check", "s.scn"]);
@@ -369,6 +371,14 @@ transfer base -> low, bin using fgsm
     assert!(
         (density - 0.5).abs() < 0.01,
         "binary keeps the pruned density: {density}"
+    );
+    // A pruning plugin: 2 of every 4 weights along each layer's inputs,
+    // conv1 (one input channel) left dense: (500 + 215,000) of 430,500.
+    assert_eq!(model("sparse")["varies"], serde_json::json!(["density"]));
+    let density = model("sparse")["axes"]["density"].as_f64().unwrap();
+    assert!(
+        (density - 215_500.0 / 430_500.0).abs() < 1e-12,
+        "2:4 density: {density}"
     );
 
     let o = advcomp(d.path(), &["run", "s.scn", "--data", &bundled(), "-q"]);

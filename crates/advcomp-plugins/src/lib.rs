@@ -39,7 +39,7 @@ mod tests {
 
     /// What linking brings in: every registry entry a plugin adds is found
     /// (the attack registry lists the Square plugin's attack, the compressor
-    /// registry the low-bit plugin's quantisers, the defence registry
+    /// registry the low-bit plugin's quantisers and the N:M pruning, the defence registry
     /// feature squeezing), every linked registration of the four kinds
     /// (architectures too), plugins included, is declared well (attacks,
     /// compressors and defences declare exactly their parameters), and no
@@ -55,7 +55,7 @@ mod tests {
         }
         let compressors = advcomp_compress::registry::registrations();
         let titles: Vec<String> = compressors.iter().map(|r| r.title()).collect();
-        for plugin in ["quantise ternary", "quantise binary"] {
+        for plugin in ["quantise ternary", "quantise binary", "prune nm"] {
             assert!(titles.iter().any(|t| t == plugin), "{titles:?}");
         }
         for r in compressors {
