@@ -12,7 +12,7 @@ use std::time::Instant;
 use advcomp_backend::BackendKind;
 use advcomp_data::DatasetKind;
 use advcomp_defence::{
-    Defence, Detector, Key, Sitatapatra, SitatapatraConfig, TabooConfig, TabooTrap,
+    Defence, Detector, Hardening, Key, Sitatapatra, SitatapatraConfig, TabooConfig, TabooTrap,
 };
 use advcomp_models::Network;
 use advcomp_models::checkpoint::Checkpoint;

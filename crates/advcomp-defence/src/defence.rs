@@ -292,6 +292,42 @@ pub(crate) fn harden<D: Defence>(
     Ok(network)
 }
 
+/// A keyed defence that trains the model it guards (the Taboo Trap,
+/// Sitatapatra): what the runner, the measurements and the benches call,
+/// whichever defence [`crate::spec::Method::hardening`] built.
+pub trait Hardening: Defence {
+    /// The procedure on a model deployed with `hook` (a compressor's
+    /// activation hook; [`NoHook`](advcomp_models::NoHook) for an
+    /// uncompressed one): the thresholds are learnt through it on
+    /// `calibration`, and `fit` runs the hardening fine-tune with the hooks
+    /// it is given (for a compressed model, under its compression).
+    /// Returns the fine-tuned network in inference mode.
+    fn harden_deployed(
+        &mut self,
+        network: Network,
+        hook: &dyn advcomp_models::LayerHook,
+        calibration: &Dataset,
+        device: &Device,
+        fit: &mut Fit<'_>,
+    ) -> Result<Network, advcomp_train::TrainError>;
+
+    /// [`Hardening::harden_deployed`] on an uncompressed model: the
+    /// thresholds learnt on `calibration` (clean training images; more
+    /// images give tighter false-positive control) and the fine-tune done
+    /// by `trainer` on `train`.
+    fn harden_with(
+        &mut self,
+        network: Network,
+        train: &Dataset,
+        calibration: &Dataset,
+        trainer: &advcomp_train::Trainer,
+        device: &Device,
+    ) -> Result<Network, advcomp_train::TrainError> {
+        let fit = &mut plain_fit(trainer, train, device);
+        self.harden_deployed(network, &advcomp_models::NoHook, calibration, device, fit)
+    }
+}
+
 /// How a keyed defence's hardening fine-tune is run: the network and the
 /// defence's training hooks in, the fine-tuned network (inference mode,
 /// plain device) out. [`plain_fit`] for an uncompressed model; for a

@@ -43,8 +43,8 @@ mod units;
 pub use advcomp_params::ParamError;
 pub use adversarial::AdversarialTraining;
 pub use defence::{
-    Defence, DefenceTraining, DefendedModel, Detection, Detector, Fit, LayerCheck, collect_stats,
-    column_percentiles, percentile, plain_fit,
+    Defence, DefenceTraining, DefendedModel, Detection, Detector, Fit, Hardening, LayerCheck,
+    collect_stats, column_percentiles, percentile, plain_fit,
 };
 pub use guarded::Guarded;
 pub use input_detector::CalibratedDetector;

@@ -7,7 +7,7 @@
 //! weight vectors over the layer's channels (each reads about `density` of
 //! them, scaled by `1/√nnz`). A guard's value is `g = |Σ_c s_c · a_c|` at
 //! every position of the feature map (or on channel means). Procedure
-//! ([`Sitatapatra::harden_with`]), after the Taboo Trap's:
+//! ([`Hardening::harden_with`](crate::defence::Hardening::harden_with)), after the Taboo Trap's:
 //!
 //! 1. on the trained network, every guard column (guard × position) gets a
 //!    threshold `τ`: the `detect_percentile`-th percentile of `g` on clean
@@ -36,7 +36,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::defence::{
-    Defence, Fit, LayerCheck, collect_stats, column_percentiles, harden, plain_fit,
+    Defence, Fit, Hardening, LayerCheck, collect_stats, column_percentiles, harden,
 };
 use crate::key::Key;
 use crate::units::{relu_units, row, select_layers};
@@ -349,39 +349,6 @@ impl Sitatapatra {
     ) -> Result<Network, TrainError> {
         self.harden_with(network, data, data, trainer, device)
     }
-
-    /// [`Sitatapatra::harden`] with the thresholds learnt on `calibration`
-    /// (clean training images; more images give tighter false-positive
-    /// control) and the fine-tuning done on `train`.
-    pub fn harden_with(
-        &mut self,
-        network: Network,
-        train: &Dataset,
-        calibration: &Dataset,
-        trainer: &Trainer,
-        device: &Device,
-    ) -> Result<Network, TrainError> {
-        let fit = &mut plain_fit(trainer, train, device);
-        self.harden_deployed(network, &NoHook, calibration, device, fit)
-    }
-
-    /// The procedure on a model deployed with `hook` (a compressor's
-    /// activation hook): the thresholds are learnt through it on
-    /// `calibration`, and `fit` runs the hardening fine-tune with the hooks
-    /// it is given (for a compressed model, under its compression).
-    pub fn harden_deployed(
-        &mut self,
-        network: Network,
-        hook: &dyn LayerHook,
-        calibration: &Dataset,
-        device: &Device,
-        fit: &mut Fit<'_>,
-    ) -> Result<Network, TrainError> {
-        let cfg = self.record.config.clone();
-        harden(self, network, fit, cfg.recalibrate, |d, n| {
-            d.calibrate_deployed(n, hook, calibration, device, cfg.detect_percentile)
-        })
-    }
 }
 
 impl Defence for Sitatapatra {
@@ -440,5 +407,21 @@ impl Defence for Sitatapatra {
         let cfg = &self.record.config;
         let excess = burn::tensor::activation::relu(g - row(tau, &device) * cfg.train_margin);
         Some(excess.sum() * (cfg.lambda / b as f64))
+    }
+}
+
+impl Hardening for Sitatapatra {
+    fn harden_deployed(
+        &mut self,
+        network: Network,
+        hook: &dyn LayerHook,
+        calibration: &Dataset,
+        device: &Device,
+        fit: &mut Fit<'_>,
+    ) -> Result<Network, TrainError> {
+        let cfg = self.record.config.clone();
+        harden(self, network, fit, cfg.recalibrate, |d, n| {
+            d.calibrate_deployed(n, hook, calibration, device, cfg.detect_percentile)
+        })
     }
 }

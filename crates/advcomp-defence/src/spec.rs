@@ -5,14 +5,16 @@
 //! its key, its hardening fine-tune, and its own configuration. Errors name
 //! the offending field, so the scenario checker can point at it.
 
+use advcomp_models::Network;
 use advcomp_params::{Param, ParamError, ParamType};
 use serde_json::{Map, Value};
 
+use crate::defence::Hardening;
 use crate::input_detector::CalibratedDetector;
 use crate::key::Key;
 use crate::registry;
-use crate::sitatapatra::SitatapatraConfig;
-use crate::taboo::TabooConfig;
+use crate::sitatapatra::{Sitatapatra, SitatapatraConfig};
+use crate::taboo::{TabooConfig, TabooTrap};
 
 /// Parameters every built-in defence takes: its hardening fine-tune.
 pub(crate) const COMMON_PARAMS: &[Param] = &[
@@ -138,6 +140,22 @@ pub enum Method {
     },
     /// A plugin input detector (not yet calibrated): it trains nothing.
     Detector(CalibratedDetector),
+}
+
+impl Method {
+    /// The keyed defence this method builds for `network` under `key`, not
+    /// yet hardened; `None` for adversarial training and input detectors,
+    /// which are not keyed. The one place a keyed defence is chosen by
+    /// method: the runner hardens whatever this returns.
+    pub fn hardening(&self, key: Key, network: &Network) -> Option<Box<dyn Hardening>> {
+        match self {
+            Method::Taboo(config) => Some(Box::new(TabooTrap::new(key, config.clone(), network))),
+            Method::Sitatapatra(config) => {
+                Some(Box::new(Sitatapatra::new(key, config.clone(), network)))
+            }
+            Method::Adversarial { .. } | Method::Detector(_) => None,
+        }
+    }
 }
 
 /// A checked defence declaration.

@@ -22,7 +22,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::defence::{
-    Defence, Fit, LayerCheck, collect_stats, column_percentiles, harden, plain_fit,
+    Defence, Fit, Hardening, LayerCheck, collect_stats, column_percentiles, harden,
 };
 use crate::key::Key;
 use crate::units::{index_tensor, relu_shapes, row, select_layers, select_units};
@@ -333,40 +333,6 @@ impl TabooTrap {
         self.harden_with(network, data, data, trainer, device)
     }
 
-    /// [`TabooTrap::harden`] with the bounds learnt on `calibration` (clean
-    /// training images; more images give tighter false-positive control)
-    /// and the fine-tuning done on `train`.
-    pub fn harden_with(
-        &mut self,
-        network: Network,
-        train: &Dataset,
-        calibration: &Dataset,
-        trainer: &Trainer,
-        device: &Device,
-    ) -> Result<Network, TrainError> {
-        let fit = &mut plain_fit(trainer, train, device);
-        self.harden_deployed(network, &NoHook, calibration, device, fit)
-    }
-
-    /// The procedure on a model deployed with `hook` (a compressor's
-    /// activation hook): the bounds are learnt through it on `calibration`,
-    /// and `fit` runs the hardening fine-tune with the hooks it is given
-    /// (for a compressed model, under its compression).
-    pub fn harden_deployed(
-        &mut self,
-        network: Network,
-        hook: &dyn LayerHook,
-        calibration: &Dataset,
-        device: &Device,
-        fit: &mut Fit<'_>,
-    ) -> Result<Network, TrainError> {
-        let percentile = self.record.config.percentile;
-        let recalibrate = self.record.config.recalibrate;
-        harden(self, network, fit, recalibrate, |d, n| {
-            d.calibrate_deployed(n, hook, calibration, device, percentile)
-        })
-    }
-
     /// Bounds and inverse bounds over every column of `layer`'s statistic:
     /// monitored columns carry their bound (inverse of at least 1e-6),
     /// the others `f32::MAX` and 0. `None` when not monitored or calibrated.
@@ -478,5 +444,22 @@ impl Defence for TabooTrap {
             excess = excess.square();
         }
         Some(excess.sum() * (self.record.config.lambda / b as f64))
+    }
+}
+
+impl Hardening for TabooTrap {
+    fn harden_deployed(
+        &mut self,
+        network: Network,
+        hook: &dyn LayerHook,
+        calibration: &Dataset,
+        device: &Device,
+        fit: &mut Fit<'_>,
+    ) -> Result<Network, TrainError> {
+        let percentile = self.record.config.percentile;
+        let recalibrate = self.record.config.recalibrate;
+        harden(self, network, fit, recalibrate, |d, n| {
+            d.calibrate_deployed(n, hook, calibration, device, percentile)
+        })
     }
 }

@@ -10,7 +10,9 @@ mod support;
 
 use std::sync::OnceLock;
 
-use advcomp_defence::{Defence, Detector, Key, Sitatapatra, SitatapatraConfig, recalibrate};
+use advcomp_defence::{
+    Defence, Detector, Hardening, Key, Sitatapatra, SitatapatraConfig, recalibrate,
+};
 use advcomp_models::{Network, NoHook, Sidecar};
 use advcomp_testkit::measured::percent;
 use advcomp_testkit::*;

@@ -9,7 +9,8 @@ mod support;
 use std::sync::OnceLock;
 
 use advcomp_defence::{
-    Defence, DefenceError, DefendedModel, Detector, Key, TabooConfig, TabooTrap, recalibrate,
+    Defence, DefenceError, DefendedModel, Detector, Hardening, Key, TabooConfig, TabooTrap,
+    recalibrate,
 };
 use advcomp_models::{Network, NoHook, Sidecar};
 use advcomp_testkit::measured::percent;

@@ -5,7 +5,7 @@
 
 mod support;
 
-use advcomp_defence::{Defence, Key, TabooConfig, TabooTrap};
+use advcomp_defence::{Defence, Hardening, Key, TabooConfig, TabooTrap};
 use advcomp_models::Network;
 use advcomp_testkit::*;
 use support::*;

@@ -6,9 +6,7 @@ use std::time::Instant;
 use advcomp_compress::{CompressedModel, Context, Step as CompressStep, compress};
 use advcomp_data::{Dataset, Split};
 use advcomp_defence::spec::Method;
-use advcomp_defence::{
-    AdversarialTraining, CalibratedDetector, Defence, DefenceSpec, Key, Sitatapatra, TabooTrap,
-};
+use advcomp_defence::{AdversarialTraining, CalibratedDetector, Defence, DefenceSpec, Key};
 use advcomp_models::{Architecture, Classifier, Network, checkpoint};
 use advcomp_train::{Limits, LrSchedule, TrainConfig, TrainObserver, Trainer, batch, job};
 use burn::module::Module;
@@ -258,28 +256,24 @@ fn defend(
         .map_err(|e| step_error(step, e))?;
     let twin_accuracy = accuracy(&twin.valid(), inputs.test, device);
     let key = spec.key();
-    let (hardened, record): (Network, Option<Box<dyn Defence>>) = match &spec.method {
-        Method::Taboo(config) => {
-            let key = key.clone().expect("keyed defences have keys");
-            let mut trap = TabooTrap::new(key, config.clone(), &network);
-            let n = trap
+    let keyed = key
+        .clone()
+        .and_then(|key| spec.method.hardening(key, &network));
+    let (hardened, record): (Network, Option<Box<dyn Defence>>) = match (keyed, &spec.method) {
+        (Some(mut defence), _) => {
+            let n = defence
                 .harden_with(network, inputs.train, inputs.train, &trainer, device)
                 .map_err(|e| step_error(step, e))?;
-            (n, Some(Box::new(trap)))
+            (n, Some(defence))
         }
-        Method::Sitatapatra(config) => {
-            let key = key.clone().expect("keyed defences have keys");
-            let mut guards = Sitatapatra::new(key, config.clone(), &network);
-            let n = guards
-                .harden_with(network, inputs.train, inputs.train, &trainer, device)
-                .map_err(|e| step_error(step, e))?;
-            (n, Some(Box::new(guards)))
-        }
-        Method::Adversarial {
-            attack,
-            params,
-            fraction,
-        } => {
+        (
+            None,
+            Method::Adversarial {
+                attack,
+                params,
+                fraction,
+            },
+        ) => {
             let mut hooks =
                 AdversarialTraining::with_attack(attack, &Value::Object(params.clone()), *fraction)
                     .map_err(|e| step_error(step, e))?;
@@ -288,12 +282,13 @@ fn defend(
                 .map_err(|e| step_error(step, e))?;
             (n.valid(), None)
         }
-        Method::Detector(_) => {
+        (None, Method::Detector(_)) => {
             return Err(step_error(
                 step,
                 "an input detector trains nothing (it is applied by `guard`)",
             ));
         }
+        (None, _) => return Err(step_error(step, "a keyed defence needs its key")),
     };
     let hardened_accuracy = accuracy(&hardened, inputs.test, device);
     sidecar.metrics = serde_json::json!({ "test_accuracy": hardened_accuracy });
@@ -368,24 +363,14 @@ fn defend_compressed(
             Ok(network)
         };
         let start = parent.network.clone();
-        match &spec.method {
-            Method::Taboo(config) => {
-                let mut trap = TabooTrap::new(key.clone(), config.clone(), &parent.network);
-                trap.harden_deployed(start, parent.hook(), inputs.train, device, &mut fit)
-                    .map_err(|e| err(&e))?;
-                Box::new(trap)
-            }
-            Method::Sitatapatra(config) => {
-                let mut guards = Sitatapatra::new(key.clone(), config.clone(), &parent.network);
-                guards
-                    .harden_deployed(start, parent.hook(), inputs.train, device, &mut fit)
-                    .map_err(|e| err(&e))?;
-                Box::new(guards)
-            }
-            Method::Adversarial { .. } | Method::Detector(_) => {
-                return Err(err(&"only a keyed defence trains under a compression"));
-            }
-        }
+        let mut defence = spec
+            .method
+            .hardening(key.clone(), &parent.network)
+            .ok_or_else(|| err(&"only a keyed defence trains under a compression"))?;
+        defence
+            .harden_deployed(start, parent.hook(), inputs.train, device, &mut fit)
+            .map_err(|e| err(&e))?;
+        defence
     };
     let model = trained.ok_or_else(|| err(&"the hardening fine-tune did not run"))?;
     let accuracy = model_accuracy(&model, inputs.test, device);
