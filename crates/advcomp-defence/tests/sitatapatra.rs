@@ -292,3 +292,51 @@ fn measure_compressed_copies_sitatapatra() {
         &["fixed point, 6-bit weights and activations"],
     );
 }
+
+/// Both orders of compression and Sitatapatra on one pruning (as
+/// `measure_compressed_copies_taboo_both_orders` does for the Taboo Trap).
+/// Stated before it was measured, the Taboo Trap's claim: hardened after
+/// pruning, the model keeps exactly its density, its false positives stay
+/// within 2 points of the keyed model's own, and it flags at least 90 % of
+/// the other key's FGSM samples.
+#[test]
+#[ignore = "statistical measurement (minutes): cargo xtask measure"]
+fn measure_compressed_copies_sitatapatra_both_orders() {
+    let (net, guards) = &models()[0];
+    let (other, _) = &models()[1];
+    let (samples, _) = attack("fgsm", serde_json::json!({}), other, &test(300));
+    let fresh = Sitatapatra::new(
+        Key::from_passphrase(KEYS[0]),
+        SitatapatraConfig::default(),
+        &bases()[0],
+    );
+    let m = both_orders(
+        (net, guards),
+        &bases()[0],
+        fresh,
+        &finetune(11),
+        &train(TRAIN_N),
+        &train(CALIBRATION_N),
+        &samples,
+        (
+            "sitatapatra-both-orders",
+            "Sitatapatra and pruning in both orders",
+            &format!(
+                "Key \"north\" of {MODELS} {KEYED_METHOD} Pruning: global magnitude to density \
+                 0.1, then 2 epochs of fine-tuning. Defend → compress: the keyed model pruned, its \
+                 thresholds set again on the copy. Compress → defend: its base pruned the same \
+                 way, then hardened under its masks with the same key, trainer and data. False \
+                 positives on 1,000 clean test digits; samples: FGSM (ε = 0.3) made on key \
+                 \"east\" over 300 test digits."
+            ),
+        ),
+    );
+    let (density, fp, flagged) = m.before;
+    assert!((density - m.pruned_density).abs() < 1e-9, "the masks held");
+    assert!(
+        (fp - m.own_fp).abs() <= 0.02,
+        "false positives {fp} against {}",
+        m.own_fp
+    );
+    assert!(flagged >= 0.9, "flagged {flagged}");
+}

@@ -383,125 +383,37 @@ fn measure_compressed_copies_taboo_both_orders() {
     let (net, trap) = alpha();
     let (net_b, _) = beta();
     let (samples, _) = attack("fgsm", serde_json::json!({}), net_b, &test(300));
-    let (clean, _) = batch(&test(1000));
-    let calibration = train(CALIBRATION_N);
-    let flag_rate = |d: &TabooTrap, m: &advcomp_compress::CompressedModel, x: &burn::Tensor<4>| {
-        Detector::new(d)
-            .detect_hooked(&m.network, x.clone(), m.hook())
-            .flag_rate()
-    };
-    let density = |m: &advcomp_compress::CompressedModel| {
-        let (kept, all) = m
-            .network
-            .params()
-            .into_iter()
-            .filter(|(info, _)| info.name.ends_with(".weight"))
-            .map(|(_, t)| t.into_data().try_into_vec_as::<f32>().unwrap())
-            .fold((0usize, 0usize), |(k, a), w| {
-                (k + w.iter().filter(|&&v| v != 0.0).count(), a + w.len())
-            });
-        kept as f64 / all as f64
-    };
-    let own = advcomp_compress::CompressedModel::uncompressed(net.clone());
-    let own_fp = flag_rate(trap, &own, &clean);
-
-    // Defend, then compress: the first of the recalibration copies.
-    let (label, after) = compressed_copies(net, &calibration).remove(0);
-    let mut set = trap.clone();
-    advcomp_defence::recalibrate(
-        &mut set,
-        (net, &NoHook),
-        (&after.network, after.hook()),
-        &calibration,
-        &cpu(),
-    );
-
-    // Compress, then defend: the base pruned the same way, then hardened
-    // as `alpha` was (same key, trainer and data) under its masks.
-    let (_, pruned) = compressed_copies(lenet(), &calibration).remove(0);
-    let mut first = TabooTrap::new(
+    let fresh = TabooTrap::new(
         Key::from_passphrase("alpha"),
         TabooConfig::default(),
         lenet(),
     );
-    let trainer = finetune(11);
-    let train_set = train(TRAIN_N);
-    let mut hardened = None;
-    let mut fit = |network: Network, hooks: &mut dyn advcomp_train::TrainHooks| {
-        let start = advcomp_compress::CompressedModel::new(network, pruned.state.clone());
-        let model = advcomp_compress::finetune::train_constrained(
-            &start,
-            &trainer,
-            hooks,
-            &train_set,
-            &cpu(),
-            &mut (),
-        )?;
-        let network = model.network.clone();
-        hardened = Some(model);
-        Ok(network)
-    };
-    first
-        .harden_deployed(
-            pruned.network.clone(),
-            pruned.hook(),
-            &calibration,
-            &cpu(),
-            &mut fit,
-        )
-        .expect("hardening runs");
-    let before = hardened.expect("the fine-tune ran");
-
-    let mut table = measured::Table::new(
-        "taboo-both-orders",
-        "Taboo Trap and pruning in both orders",
-        &format!(
-            "Key \"alpha\". {KEYED_METHOD} Pruning: global magnitude to density 0.1, then 2 \
-             epochs of fine-tuning. Defend → compress: the keyed model pruned, its bounds set \
-             again on the copy. Compress → defend: the base pruned the same way, then hardened \
-             under its masks with the same key, trainer and data. False positives on 1,000 clean \
-             test digits; samples: FGSM (ε = 0.3) made on key beta over 300 test digits."
+    let m = both_orders(
+        (net, trap),
+        lenet(),
+        fresh,
+        &finetune(11),
+        &train(TRAIN_N),
+        &train(CALIBRATION_N),
+        &samples,
+        (
+            "taboo-both-orders",
+            "Taboo Trap and pruning in both orders",
+            &format!(
+                "Key \"alpha\". {KEYED_METHOD} Pruning: global magnitude to density 0.1, then 2 \
+                 epochs of fine-tuning. Defend → compress: the keyed model pruned, its bounds set \
+                 again on the copy. Compress → defend: the base pruned the same way, then hardened \
+                 under its masks with the same key, trainer and data. False positives on 1,000 clean \
+                 test digits; samples: FGSM (ε = 0.3) made on key beta over 300 test digits."
+            ),
         ),
-        &[
-            "model",
-            "density",
-            "accuracy",
-            "false positives",
-            "samples flagged",
-        ],
     );
-    let acc = |m: &advcomp_compress::CompressedModel| percent(accuracy(m, &test(1000)));
-    table.row(vec![
-        "keyed model (no compression)".into(),
-        format!("{:.3}", density(&own)),
-        acc(&own),
-        percent(own_fp),
-        percent(flag_rate(trap, &own, &samples)),
-    ]);
-    table.row(vec![
-        format!("defend → compress ({label})"),
-        format!("{:.3}", density(&after)),
-        acc(&after),
-        percent(flag_rate(&set, &after, &clean)),
-        percent(flag_rate(&set, &after, &samples)),
-    ]);
-    let fp = flag_rate(&first, &before, &clean);
-    let flagged = flag_rate(&first, &before, &samples);
-    table.row(vec![
-        "compress → defend".into(),
-        format!("{:.3}", density(&before)),
-        acc(&before),
-        percent(fp),
-        percent(flagged),
-    ]);
-    table.write();
+    let (density, fp, flagged) = m.before;
+    assert!((density - m.pruned_density).abs() < 1e-9, "the masks held");
     assert!(
-        (density(&before) - density(&pruned)).abs() < 1e-9,
-        "the masks held"
-    );
-    assert!(
-        (fp - own_fp).abs() <= 0.02,
-        "false positives {fp} against {own_fp}"
+        (fp - m.own_fp).abs() <= 0.02,
+        "false positives {fp} against {}",
+        m.own_fp
     );
     assert!(flagged >= 0.9, "flagged {flagged}");
 }

@@ -583,3 +583,142 @@ pub fn recalibration_table(
     table.write();
     assert!(failures.is_empty(), "{failures:?}");
 }
+
+/// What [`both_orders`] measured, each rate a share.
+pub struct BothOrders {
+    /// The keyed model's own false positives on the clean test digits.
+    pub own_fp: f64,
+    /// Density of the base pruned before hardening.
+    pub pruned_density: f64,
+    /// Density, false positives and samples flagged of the model pruned
+    /// first, then hardened.
+    pub before: (f64, f64, f64),
+}
+
+/// Both orders of compression and a keyed defence on one pruning (the
+/// first of [`compressed_copies`]): the keyed model pruned afterwards, its
+/// thresholds set again on the copy; and `base` pruned the same way, then
+/// hardened by `fresh` (the same defence and key, not yet hardened) under
+/// its masks, with the trainer and data the keyed model was hardened with
+/// (`advcomp_compress::finetune::train_constrained`, thresholds learnt on
+/// the pruned network). Writes the table `name`; returns what the claims
+/// are checked on.
+#[allow(clippy::too_many_arguments)]
+pub fn both_orders<D: advcomp_defence::Hardening + Clone>(
+    (net, keyed): (&Network, &D),
+    base: &Network,
+    mut fresh: D,
+    trainer: &Trainer,
+    train_set: &Dataset,
+    calibration: &Dataset,
+    samples: &Tensor<4>,
+    (name, title, method): (&str, &str, &str),
+) -> BothOrders {
+    use advcomp_compress::CompressedModel;
+    use advcomp_defence::Detector;
+    let clean = batch(&test(1000)).0;
+    let flag_rate = |d: &D, m: &CompressedModel, x: &Tensor<4>| {
+        Detector::new(d)
+            .detect_hooked(&m.network, x.clone(), m.hook())
+            .flag_rate()
+    };
+    let density = |m: &CompressedModel| {
+        let (kept, all) = m
+            .network
+            .params()
+            .into_iter()
+            .filter(|(info, _)| info.name.ends_with(".weight"))
+            .map(|(_, t)| t.into_data().try_into_vec_as::<f32>().unwrap())
+            .fold((0usize, 0usize), |(k, a), w| {
+                (k + w.iter().filter(|&&v| v != 0.0).count(), a + w.len())
+            });
+        kept as f64 / all as f64
+    };
+    let own = CompressedModel::uncompressed(net.clone());
+    let own_fp = flag_rate(keyed, &own, &clean);
+
+    // Defend, then compress.
+    let (label, after) = compressed_copies(net, calibration).remove(0);
+    let mut set = keyed.clone();
+    advcomp_defence::recalibrate(
+        &mut set,
+        (net, &advcomp_models::NoHook),
+        (&after.network, after.hook()),
+        calibration,
+        &cpu(),
+    );
+
+    // Compress, then defend.
+    let (_, pruned) = compressed_copies(base, calibration).remove(0);
+    let mut hardened = None;
+    let mut fit = |network: Network, hooks: &mut dyn advcomp_train::TrainHooks| {
+        let start = CompressedModel::new(network, pruned.state.clone());
+        let model = advcomp_compress::finetune::train_constrained(
+            &start,
+            trainer,
+            hooks,
+            train_set,
+            &cpu(),
+            &mut (),
+        )?;
+        let network = model.network.clone();
+        hardened = Some(model);
+        Ok(network)
+    };
+    fresh
+        .harden_deployed(
+            pruned.network.clone(),
+            pruned.hook(),
+            calibration,
+            &cpu(),
+            &mut fit,
+        )
+        .expect("hardening runs");
+    let before = hardened.expect("the fine-tune ran");
+
+    let mut table = advcomp_testkit::measured::Table::new(
+        name,
+        title,
+        method,
+        &[
+            "model",
+            "density",
+            "accuracy",
+            "false positives",
+            "samples flagged",
+        ],
+    );
+    let acc = |m: &CompressedModel| percent(accuracy(m, &test(1000)));
+    table.row(vec![
+        "keyed model (no compression)".into(),
+        format!("{:.3}", density(&own)),
+        acc(&own),
+        percent(own_fp),
+        percent(flag_rate(keyed, &own, samples)),
+    ]);
+    table.row(vec![
+        format!("defend → compress ({label})"),
+        format!("{:.3}", density(&after)),
+        acc(&after),
+        percent(flag_rate(&set, &after, &clean)),
+        percent(flag_rate(&set, &after, samples)),
+    ]);
+    let measured = (
+        density(&before),
+        flag_rate(&fresh, &before, &clean),
+        flag_rate(&fresh, &before, samples),
+    );
+    table.row(vec![
+        "compress → defend".into(),
+        format!("{:.3}", measured.0),
+        acc(&before),
+        percent(measured.1),
+        percent(measured.2),
+    ]);
+    table.write();
+    BothOrders {
+        own_fp,
+        pruned_density: density(&pruned),
+        before: measured,
+    }
+}
