@@ -14,7 +14,8 @@ use std::time::Instant;
 
 use advcomp_backend::BackendKind;
 use burn::Tensor;
-use burn::nn::conv::Conv2dConfig;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{LinearConfig, Relu};
 use burn::tensor::{Device, Distribution};
@@ -62,7 +63,10 @@ pub fn run(args: &BenchOpsArgs) -> Result<(), String> {
         let (forward, backward) = measure(op, &device, args.repeats.max(1));
         rows.push((op, forward, backward));
     }
-    let total: f64 = rows.iter().map(|(_, f, b)| f + b).sum();
+    // The rows of the step itself; the alternative convolutions after them
+    // are shown beside it, not added.
+    let step = rows.len() - 2;
+    let total: f64 = rows[..step].iter().map(|(_, f, b)| f + b).sum();
     for (op, forward, backward) in &rows {
         println!(
             "| {} | {:?} | {:.2} | {:.2} | {:.1}% |",
@@ -75,10 +79,11 @@ pub fn run(args: &BenchOpsArgs) -> Result<(), String> {
     }
     println!(
         "| **sum** | | {:.2} | {:.2} | 100% |",
-        rows.iter().map(|(_, f, _)| f).sum::<f64>() * 1e3,
-        rows.iter().map(|(_, _, b)| b).sum::<f64>() * 1e3
+        rows[..step].iter().map(|(_, f, _)| f).sum::<f64>() * 1e3,
+        rows[..step].iter().map(|(_, _, b)| b).sum::<f64>() * 1e3
     );
     gemm_ceiling(n, &device.clone().without_autodiff(), args.repeats.max(1));
+    first_layers(&device.without_autodiff(), args.repeats.max(1));
     Ok(())
 }
 
@@ -198,6 +203,11 @@ fn lenet5_products(n: usize) -> Vec<Product> {
 fn lenet5_ops(n: usize, device: &Device) -> Vec<Op> {
     let conv1 = Conv2dConfig::new([1, 20], [5, 5]).init(device);
     let conv2 = Conv2dConfig::new([20, 50], [5, 5]).init(device);
+    let batched = |c: &Conv2d| {
+        let (weight, bias) = (c.weight.val(), c.bias.as_ref().map(|b| b.val()));
+        move |x: Tensor<4>| conv_as_one_product(x, weight.clone(), bias.clone())
+    };
+    let (conv1_batched, conv2_batched) = (batched(&conv1), batched(&conv2));
     let fc1 = LinearConfig::new(800, 500).init(device);
     let fc2 = LinearConfig::new(500, 10).init(device);
     let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
@@ -250,7 +260,48 @@ fn lenet5_ops(n: usize, device: &Device) -> Vec<Op> {
             input: vec![n, 500, 1, 1],
             run: Box::new(move |x| unflat(fc2.forward(flat(500)(x)))),
         },
+        Op {
+            name: "conv1 as one product (not in the sum's step)",
+            input: vec![n, 1, 28, 28],
+            run: Box::new(conv1_batched),
+        },
+        Op {
+            name: "conv2 as one product (not in the sum's step)",
+            input: vec![n, 20, 12, 12],
+            run: Box::new(conv2_batched),
+        },
     ]
+}
+
+/// A stride-1, unpadded convolution as one im2col matrix for the whole
+/// batch and one matrix product per pass, from differentiable tensor
+/// operations (autodiff derives the backward: the product's two gradients,
+/// and the im2col's adjoint through the slices): the "one product per
+/// pass" convolution `docs/performance.md` asks about, measured against
+/// burn-flex's tiled one. The matrix is `[c·kh·kw, n·oh·ow]`, rows
+/// `(c, kh, kw)` as burn's weights are laid out.
+fn conv_as_one_product(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let [o, _, kh, kw] = weight.dims();
+    let (oh, ow) = (h - kh + 1, w - kw + 1);
+    let channels_first = x.swap_dims(0, 1);
+    let mut shifted = Vec::with_capacity(kh * kw);
+    for i in 0..kh {
+        for j in 0..kw {
+            shifted.push(
+                channels_first
+                    .clone()
+                    .slice([0..c, 0..n, i..i + oh, j..j + ow]),
+            );
+        }
+    }
+    let columns: Tensor<5> = Tensor::stack(shifted, 1);
+    let columns = columns.reshape([c * kh * kw, n * oh * ow]);
+    let mut out = weight.reshape([o, c * kh * kw]).matmul(columns);
+    if let Some(bias) = bias {
+        out = out + bias.reshape([o, 1]);
+    }
+    out.reshape([o, n, oh, ow]).swap_dims(0, 1)
 }
 
 /// Median forward and backward seconds of `op`.
@@ -283,4 +334,97 @@ fn measure(op: &Op, device: &Device, repeats: usize) -> (f64, f64) {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// Convolutions outside autodiff (evaluation, scoring an attack), burn's
+/// `conv2d` against `advcomp_models::conv::forward`, which runs the first
+/// layers as one batched im2col product: the measurement behind its rule,
+/// with the number of outputs whose bits differ (it must be 0 where the
+/// batched path is taken). The shapes are the first convolutions of the
+/// three shipped architectures and two that keep burn's path.
+fn first_layers(device: &Device, repeats: usize) {
+    println!("\nConvolutions outside autodiff, burn's conv2d against advcomp's:");
+    println!(
+        "\n| convolution | input | batched | burn ms | advcomp ms | burn / advcomp | outputs differing |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let conv = |cin, cout, k| Conv2dConfig::new([cin, cout], [k, k]);
+    let explicit = |p| PaddingConfig2d::Explicit(p, p, p, p);
+    let cases: Vec<(&str, [usize; 4], Conv2d)> = vec![
+        (
+            "LeNet-5 conv1, 1→20 5×5",
+            [500, 1, 28, 28],
+            conv(1, 20, 5).init(device),
+        ),
+        (
+            "LeNet-5 conv2, 20→50 5×5",
+            [500, 20, 12, 12],
+            conv(20, 50, 5).init(device),
+        ),
+        (
+            "CifarNet conv0, 3→64 3×3",
+            [100, 3, 32, 32],
+            conv(3, 64, 3).with_bias(false).init(device),
+        ),
+        (
+            "CifarNet conv1, 64→64 3×3 pad 1",
+            [100, 64, 30, 30],
+            conv(64, 64, 3)
+                .with_padding(explicit(1))
+                .with_bias(false)
+                .init(device),
+        ),
+        (
+            "CifarNet-TF conv1, 3→64 5×5 same",
+            [100, 3, 32, 32],
+            conv(3, 64, 5)
+                .with_padding(PaddingConfig2d::Same)
+                .init(device),
+        ),
+    ];
+    for (name, shape, conv) in cases {
+        let x = Tensor::<4>::random(shape, Distribution::Uniform(0.0, 1.0), device);
+        let bits = |t: Tensor<4>| -> Vec<u32> {
+            let data = t.into_data().convert::<f32>();
+            data.as_slice::<f32>()
+                .expect("f32")
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        let (burns, ours) = (
+            conv.forward(x.clone()),
+            advcomp_models::conv::forward(&conv, x.clone()),
+        );
+        let differing = bits(burns)
+            .iter()
+            .zip(bits(ours))
+            .filter(|(a, b)| **a != *b)
+            .count();
+        let time = |f: &dyn Fn() -> Tensor<4>| {
+            let mut times = Vec::with_capacity(repeats);
+            for i in 0..=repeats {
+                let started = Instant::now();
+                // Read one value through a contiguous copy, so a lazily
+                // permuted output pays for its layout as the next layer would.
+                let y = burn::tensor::activation::relu(f());
+                std::hint::black_box(y.slice([0..1, 0..1, 0..1, 0..1]).into_scalar::<f32>());
+                if i > 0 {
+                    times.push(started.elapsed().as_secs_f64());
+                }
+            }
+            median(&mut times) * 1e3
+        };
+        let burn_ms = time(&|| conv.forward(x.clone()));
+        let ours_ms = time(&|| advcomp_models::conv::forward(&conv, x.clone()));
+        println!(
+            "| {name} | {shape:?} | {} | {burn_ms:.2} | {ours_ms:.2} | {:.2} | {differing} |",
+            if advcomp_models::conv::takes_batched_path(&conv, &x) {
+                "yes"
+            } else {
+                "no"
+            },
+            burn_ms / ours_ms
+        );
+    }
 }

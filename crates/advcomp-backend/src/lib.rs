@@ -207,6 +207,22 @@ fn probe(kind: BackendKind, device: &Device) -> Result<(), BackendError> {
     }
 }
 
+/// Whether `device` is burn-flex's (with or without autodiff: burn's device
+/// equality ignores it). Lets a library crate take a path measured on
+/// burn-flex alone, such as `advcomp-models`' batched first-layer
+/// convolution, without naming the backend's feature itself.
+pub fn is_flex(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        *device == Device::flex()
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 /// The class of machines that compute bit-identical numbers on the CPU
 /// backends: `<isa>-kc<k-block>`, e.g. `avx512-kc1024`.
 ///

@@ -265,7 +265,9 @@ impl Layer {
     pub(crate) fn forward(&self, x: Activation) -> Activation {
         match (self, x) {
             (Layer::Normalize(n), Activation::Spatial(x)) => Activation::Spatial(n.forward(x)),
-            (Layer::Conv(c), Activation::Spatial(x)) => Activation::Spatial(c.forward(x)),
+            (Layer::Conv(c), Activation::Spatial(x)) => {
+                Activation::Spatial(crate::conv::forward(c, x))
+            }
             (Layer::MaxPool(p), Activation::Spatial(x)) => Activation::Spatial(p.forward(x)),
             (Layer::Flatten(_), Activation::Spatial(x)) => Activation::Flat(x.flatten(1, 3)),
             (Layer::Linear(l), Activation::Flat(x)) => Activation::Flat(l.forward(x)),

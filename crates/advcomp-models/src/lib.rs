@@ -21,6 +21,7 @@ pub mod activation;
 pub mod architecture;
 pub mod checkpoint;
 pub mod classifier;
+pub mod conv;
 pub mod hook;
 mod init;
 pub mod layer;
