@@ -427,7 +427,8 @@ pub struct RunScenarioArgs {
     #[arg(long, value_enum, default_value = "local")]
     pub executor: ExecutorArg,
     /// Steps computed at once by the local executor, each in a worker
-    /// process with cores/N threads. 1: one at a time, in this process.
+    /// process with the cores shared among the steps that can run beside
+    /// it (at most N). 1: one at a time, in this process.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1, env = "ADVCOMP_JOBS",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,

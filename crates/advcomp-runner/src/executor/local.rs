@@ -3,10 +3,14 @@
 //! Processes rather than threads: a worker is exactly what a SLURM job
 //! runs, so both executors share one tested path, and a crashing step
 //! cannot take the run down with it. Each worker gets
-//! `RAYON_NUM_THREADS = cores / N` (unless the user set it): burn's CPU
-//! backends parallelise every operation over rayon's pool, and N pools of
-//! all cores would oversubscribe them (docs/cluster.md has the measured
-//! speed-up).
+//! `RAYON_NUM_THREADS = cores / k` (unless the user set it), where `k` is
+//! the number of steps that can run when it starts (running and ready, at
+//! most N): burn's CPU backends parallelise every operation over rayon's
+//! pool, and N pools of all cores would oversubscribe them, while a step
+//! that runs alone (a scenario's first training, which every other step
+//! waits for) would leave cores idle with `cores / N`. The thread count
+//! never changes a result (docs/testing.md, "Across CPUs");
+//! docs/cluster.md has the measured speed-ups.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -24,10 +28,15 @@ use crate::plan::{Plan, StepKind};
 /// How often running workers are checked.
 const POLL: Duration = Duration::from_millis(20);
 
-/// The thread count each of `jobs` workers gets.
-pub fn threads_per_worker(jobs: usize) -> usize {
+/// The thread count of a worker started when `runnable` steps (those
+/// running and those ready, this one included) can run, with up to `jobs`
+/// at a time: the cores shared among as many workers as can be busy.
+/// A worker keeps its count for its life; one given every core is only
+/// started when nothing else runs or is ready, and nothing becomes ready
+/// until a running step ends, so the machine is never oversubscribed.
+fn threads_for(jobs: usize, runnable: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores / jobs.max(1)).max(1)
+    (cores / runnable.clamp(1, jobs.max(1))).max(1)
 }
 
 /// Which ready step starts first (lower first; plan order breaks ties):
@@ -72,9 +81,7 @@ pub fn execute(
     cache.sweep_stale()?;
     let logs = cache.logs();
     std::fs::create_dir_all(&logs).map_err(io(&logs))?;
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .unwrap_or_else(|| threads_per_worker(jobs).to_string());
+    let threads_set = std::env::var("RAYON_NUM_THREADS").ok();
     let mut state = vec![State::Waiting; total];
     for (i, step) in plan.steps.iter().enumerate() {
         if cache.has(&step.key) {
@@ -97,13 +104,21 @@ pub fn execute(
             ));
         }
         while failure.is_none() && running.len() < jobs.max(1) {
-            let ready = (0..total)
+            let ready: Vec<usize> = (0..total)
                 .filter(|&i| {
                     state[i] == State::Waiting
                         && plan.steps[i].deps.iter().all(|&d| state[d] == State::Done)
                 })
-                .min_by_key(|&i| (urgency(&plan.steps[i].kind), i));
-            let Some(index) = ready else { break };
+                .collect();
+            let Some(&index) = ready
+                .iter()
+                .min_by_key(|&&i| (urgency(&plan.steps[i].kind), i))
+            else {
+                break;
+            };
+            let threads = threads_set
+                .clone()
+                .unwrap_or_else(|| threads_for(jobs, running.len() + ready.len()).to_string());
             let step = &plan.steps[index];
             let log = logs.join(format!("{}-{}.log", step.key, std::process::id()));
             let file = File::create(&log).map_err(io(&log))?;
@@ -157,5 +172,26 @@ pub fn execute(
     match failure {
         Some(e) => Err(e),
         None => Ok(state.iter().all(|s| *s == State::Done)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_for;
+
+    #[test]
+    fn a_worker_shares_the_cores_with_the_steps_that_can_run_beside_it() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Alone (a scenario's first training): every core.
+        assert_eq!(threads_for(2, 1), cores);
+        // Nothing runnable is treated as alone, never as zero workers.
+        assert_eq!(threads_for(2, 0), cores);
+        // More ready than workers: the cores split among the workers.
+        assert_eq!(threads_for(2, 9), (cores / 2).max(1));
+        assert_eq!(threads_for(4, 3), (cores / 3).max(1));
+        // One job at a time gets the machine whatever is ready.
+        assert_eq!(threads_for(1, 5), cores);
+        // More workers than cores: one thread each, never zero.
+        assert_eq!(threads_for(64, 64), (cores / 64).max(1));
     }
 }
