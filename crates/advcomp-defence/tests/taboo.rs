@@ -408,12 +408,5 @@ fn measure_compressed_copies_taboo_both_orders() {
             ),
         ),
     );
-    let (density, fp, flagged) = m.before;
-    assert!((density - m.pruned_density).abs() < 1e-9, "the masks held");
-    assert!(
-        (fp - m.own_fp).abs() <= 0.02,
-        "false positives {fp} against {}",
-        m.own_fp
-    );
-    assert!(flagged >= 0.9, "flagged {flagged}");
+    m.assert_compress_then_defend_holds();
 }

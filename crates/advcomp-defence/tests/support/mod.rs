@@ -595,6 +595,26 @@ pub struct BothOrders {
     pub before: (f64, f64, f64),
 }
 
+impl BothOrders {
+    /// The claim both keyed defences state before measuring: hardened after
+    /// pruning, the model keeps exactly its density, its false positives stay
+    /// within 2 points of the keyed model's own, and it flags at least 90 %
+    /// of another key's samples.
+    pub fn assert_compress_then_defend_holds(&self) {
+        let (density, fp, flagged) = self.before;
+        assert!(
+            (density - self.pruned_density).abs() < 1e-9,
+            "the masks held"
+        );
+        assert!(
+            (fp - self.own_fp).abs() <= 0.02,
+            "false positives {fp} against {}",
+            self.own_fp
+        );
+        assert!(flagged >= 0.9, "flagged {flagged}");
+    }
+}
+
 /// Both orders of compression and a keyed defence on one pruning (the
 /// first of [`compressed_copies`]): the keyed model pruned afterwards, its
 /// thresholds set again on the copy; and `base` pruned the same way, then
